@@ -1,0 +1,26 @@
+using MaaS.Portal.Features.Accounts;
+using MaaS.Portal.Features.ApiKeys;
+using MaaS.Portal.Jobs;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace MaaS.Portal.Data;
+
+public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) : IdentityDbContext<PortalUser>(options)
+{
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<JobRecord> Jobs => Set<JobRecord>();
+
+    protected override void OnModelCreating(ModelBuilder builder)
+    {
+        base.OnModelCreating(builder);
+        builder.ApplyConfigurationsFromAssembly(typeof(PortalDbContext).Assembly);
+    }
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // SQLite cannot compare or order DateTimeOffset stored as text; as a binary long it sorts correctly.
+        configurationBuilder.Properties<DateTimeOffset>().HaveConversion<DateTimeOffsetToBinaryConverter>();
+    }
+}

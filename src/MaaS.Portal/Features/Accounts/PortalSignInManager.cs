@@ -1,0 +1,20 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+
+namespace MaaS.Portal.Features.Accounts;
+
+/// <summary>Identity's sign-in manager, refusing accounts an admin has disabled (the login page says so).</summary>
+public sealed class PortalSignInManager(
+    UserManager<PortalUser> userManager,
+    IHttpContextAccessor contextAccessor,
+    IUserClaimsPrincipalFactory<PortalUser> claimsFactory,
+    IOptions<IdentityOptions> optionsAccessor,
+    ILogger<SignInManager<PortalUser>> logger,
+    IAuthenticationSchemeProvider schemes,
+    IUserConfirmation<PortalUser> confirmation)
+    : SignInManager<PortalUser>(userManager, contextAccessor, claimsFactory, optionsAccessor, logger, schemes, confirmation)
+{
+    public override async Task<bool> CanSignInAsync(PortalUser user) =>
+        !user.IsDisabled && await base.CanSignInAsync(user);
+}

@@ -1,0 +1,9 @@
+namespace MaaS.Portal.Features.Admin;
+
+public static class AdminExtensions
+{
+    public static void AddAdmin(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddTransient<VerifyBlobStoreJob>();
+    }
+}

@@ -1,0 +1,14 @@
+namespace MaaS.Portal.Features.ApiKeys;
+
+/// <summary>An API key as stored: only the SHA-256 of the secret, and a short prefix so people can tell keys apart.</summary>
+public sealed class ApiKey
+{
+    public Guid Id { get; set; } = Guid.NewGuid();
+    public required string OwnerId { get; set; }
+    public required string Name { get; set; }
+    public required string Prefix { get; set; }
+    public required string SecretHash { get; set; }
+    public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset? LastUsedAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+}

@@ -1,0 +1,57 @@
+using System.Security.Cryptography;
+using System.Text;
+using MaaS.Portal.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace MaaS.Portal.Features.ApiKeys;
+
+/// <summary>A key as its owner sees it; the secret appears only in <see cref="CreatedApiKey"/>, once.</summary>
+public sealed record ApiKeyView(Guid Id, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt)
+{
+    public static ApiKeyView From(ApiKey key) => new(key.Id, key.Name, key.Prefix, key.CreatedAt, key.LastUsedAt, key.RevokedAt);
+}
+
+public sealed record CreatedApiKey(ApiKeyView Key, string Secret);
+
+public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory)
+{
+    public const string SecretPrefix = "maas_";
+
+    public async Task<CreatedApiKey> CreateAsync(string ownerId, string name)
+    {
+        name = name.Trim();
+        if (name.Length is 0 or > 100) throw new ArgumentException("A key needs a name of 1 to 100 characters.", nameof(name));
+
+        var secret = SecretPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+        var key = new ApiKey { OwnerId = ownerId, Name = name, Prefix = PrefixOf(secret), SecretHash = Hash(secret) };
+        await using var db = await dbFactory.CreateDbContextAsync();
+        db.ApiKeys.Add(key);
+        await db.SaveChangesAsync();
+        return new CreatedApiKey(ApiKeyView.From(key), secret);
+    }
+
+    public async Task<IReadOnlyList<ApiKeyView>> ListAsync(string ownerId)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync();
+        var keys = await db.ApiKeys.AsNoTracking().Where(k => k.OwnerId == ownerId).OrderByDescending(k => k.CreatedAt).ToListAsync();
+        return keys.Select(ApiKeyView.From).ToList();
+    }
+
+    /// <summary>Revokes one of the owner's keys; false when the owner has no such key.</summary>
+    public async Task<bool> RevokeAsync(string ownerId, Guid keyId)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync();
+        var now = DateTimeOffset.UtcNow;
+        var found = await db.ApiKeys.Where(k => k.Id == keyId && k.OwnerId == ownerId).ExecuteUpdateAsync(s => s
+            .SetProperty(k => k.RevokedAt, k => k.RevokedAt ?? now));
+        return found == 1;
+    }
+
+    /// <summary>SHA-256 is enough here: keys are 256 random bits, so there is nothing to brute-force.</summary>
+    public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    /// <summary>Enough of the key to recognise it in a list, never enough to use it.</summary>
+    public static string PrefixOf(string secret) => secret.Length <= 12 ? secret[..Math.Min(4, secret.Length)] : secret[..12];
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

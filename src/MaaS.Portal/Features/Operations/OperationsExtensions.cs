@@ -1,0 +1,93 @@
+using System.Text.Json;
+using MaaS.Portal.Data;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.OpenApi;
+using Scalar.AspNetCore;
+
+namespace MaaS.Portal.Features.Operations;
+
+public sealed class LimitsOptions
+{
+    public const string Section = "Limits";
+
+    /// <summary>Default cap on any request body; upload endpoints raise it for themselves.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Largest message a browser may send over the Blazor circuit.</summary>
+    public long MaxCircuitMessageBytes { get; set; } = 64 * 1024;
+}
+
+/// <summary>Health endpoints, OpenAPI, problem details and request limits.</summary>
+public static class OperationsExtensions
+{
+    public static void AddOperations(this WebApplicationBuilder builder)
+    {
+        var limits = builder.Configuration.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
+            kestrel.AddServerHeader = false;
+        });
+        builder.Services.Configure<FormOptions>(form => form.MultipartBodyLengthLimit = limits.MaxRequestBodyBytes);
+        builder.Services.AddSignalR(hub => hub.MaximumReceiveMessageSize = limits.MaxCircuitMessageBytes);
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddHealthChecks().AddDbContextCheck<PortalDbContext>("database", tags: ["ready"]);
+        builder.Services.AddOpenApi(openApi => openApi.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "MaaS Portal API";
+            document.Info.Description = "Management API of the MaaS Portal. Authenticate with 'Authorization: Bearer <api key>'.";
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes["Bearer"] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "An API key created under 'API keys' in the portal.",
+            };
+            document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("Bearer", document)] = [] }];
+            return Task.CompletedTask;
+        }));
+    }
+
+    public static bool IsApiRequest(this HttpContext context) =>
+        context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/v2");
+
+    /// <summary>API callers get problem details; people get the error page.</summary>
+    public static void UseErrorHandling(this WebApplication app)
+    {
+        app.UseWhen(ctx => ctx.IsApiRequest(), api =>
+        {
+            api.UseExceptionHandler();
+            api.UseStatusCodePages();
+        });
+        app.UseWhen(ctx => !ctx.IsApiRequest(), ui => ui.UseExceptionHandler("/Error", createScopeForErrors: true));
+    }
+
+    public static void MapOperations(this WebApplication app)
+    {
+        // Live: the process answers. Ready: the database and job storage answer too.
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains("ready"),
+            ResponseWriter = WriteHealthAsync,
+        });
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/api/docs", scalar => scalar
+            .WithTitle("MaaS Portal API")
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+    }
+
+    private static Task WriteHealthAsync(HttpContext context, Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(JsonSerializer.Serialize(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), e.Value.Description }),
+        }, JsonSerializerOptions.Web));
+    }
+}

@@ -1,0 +1,43 @@
+using MaaS.Portal.Components;
+using MaaS.Portal.Data;
+using MaaS.Portal.Features.Accounts;
+using MaaS.Portal.Features.Admin;
+using MaaS.Portal.Features.ApiKeys;
+using MaaS.Portal.Features.Jobs;
+using MaaS.Portal.Features.Operations;
+using MaaS.Portal.Jobs;
+using MaaS.Portal.Storage;
+
+var builder = WebApplication.CreateBuilder(args);
+
+var paths = builder.AddStorage();
+builder.AddPortalData(paths);
+builder.AddAccounts(paths);
+builder.AddJobs(paths);
+builder.AddAdmin();
+builder.AddOperations();
+
+builder.AddPortalUi();
+
+var app = builder.Build();
+
+app.UseErrorHandling();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseAntiforgery();
+app.UseJobsDashboard();
+
+app.MapStaticAssets();
+app.MapOperations();
+app.MapAccountEndpoints();
+
+var api = app.MapGroup("/api").RequireAuthorization(AccountsExtensions.ApiPolicy);
+api.MapJobsApi();
+api.MapApiKeysApi();
+
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+
+app.Run();
+
+/// <summary>Visible to WebApplicationFactory in the integration tests.</summary>
+public partial class Program;
