@@ -4,7 +4,7 @@ using MaaS.Portal.Features.Accounts;
 
 namespace MaaS.Portal.Features.ApiKeys;
 
-public sealed record CreateApiKeyRequest([property: Required, StringLength(100, MinimumLength = 1)] string Name);
+public sealed record CreateApiKeyRequest([Required, StringLength(100, MinimumLength = 1)] string Name);
 
 public static class ApiKeysApi
 {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using MaaS.Portal.Data;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Features;
@@ -34,6 +35,10 @@ public static class OperationsExtensions
         builder.Services.AddSignalR(hub => hub.MaximumReceiveMessageSize = limits.MaxCircuitMessageBytes);
 
         builder.Services.AddProblemDetails();
+        // States and other enums travel as their names ("Running"), as the API contract writes them.
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        // Data annotations on API request types are checked before handlers run (400 with the field named).
+        builder.Services.AddValidation();
         builder.Services.AddHealthChecks().AddDbContextCheck<PortalDbContext>("database", tags: ["ready"]);
         builder.Services.AddOpenApi(openApi => openApi.AddDocumentTransformer((document, _, _) =>
         {
