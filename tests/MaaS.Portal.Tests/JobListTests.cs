@@ -1,0 +1,114 @@
+using Bunit;
+using Hangfire;
+using MaaS.Portal.Components.Shared;
+using MaaS.Portal.Jobs;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MaaS.Portal.Tests;
+
+public sealed class JobListTests : MudTestBase, IDisposable
+{
+    private readonly TestDatabase _db = new();
+    private readonly JobNotifier _notifier = new(NullLogger<JobNotifier>.Instance);
+
+    public JobListTests()
+    {
+        Services.AddSingleton(_db.Factory);
+        Services.AddSingleton(_notifier);
+        Services.AddSingleton<JobCancellations>();
+        Services.AddSingleton<IBackgroundJobClient>(new BackgroundJobClient(_db.JobStorage));
+        Services.AddSingleton<JobService>();
+    }
+
+    private async Task<JobRecord> AddJobAsync(string ownerId, JobState state, string title = "Compress resnet18")
+    {
+        await using var db = await _db.Factory.CreateDbContextAsync();
+        var job = new JobRecord { Kind = "test", OwnerId = ownerId, Title = title, State = state };
+        db.Jobs.Add(job);
+        await db.SaveChangesAsync();
+        return job;
+    }
+
+    [Fact]
+    public void NoJobs_ShowsTheEmptyState_SayingWhatHappensHere()
+    {
+        var list = Render<JobList>(p => p.Add(x => x.UserId, "nobody").Add(x => x.EmptyTitle, "Nothing running"));
+        Assert.Contains("Nothing running", list.Markup);
+        Assert.Empty(list.FindAll("[data-testid=job-list]"));
+    }
+
+    [Fact]
+    public async Task ListsOnlyTheUsersOwnJobs()
+    {
+        await AddJobAsync("alice", JobState.Queued, "alice's job");
+        await AddJobAsync("bob", JobState.Queued, "bob's job");
+
+        var list = Render<JobList>(p => p.Add(x => x.UserId, "alice"));
+
+        Assert.Contains("alice's job", list.Markup);
+        Assert.DoesNotContain("bob's job", list.Markup);
+    }
+
+    [Fact]
+    public async Task ProgressPublishedByTheNotifier_ShowsWithoutReloading()
+    {
+        var job = await AddJobAsync("alice", JobState.Running);
+        var list = Render<JobList>(p => p.Add(x => x.UserId, "alice"));
+        Assert.Contains("0%", list.Find("[data-testid=job-list]").TextContent);
+
+        job.Progress = 0.6;
+        job.Stage = "calibrating";
+        await _notifier.PublishAsync(JobView.From(job));
+
+        list.WaitForAssertion(() =>
+        {
+            Assert.Contains("60%", list.Markup);
+            Assert.Contains("calibrating", list.Markup);
+        });
+    }
+
+    [Fact]
+    public async Task NewJobsOfTheUser_AppearLive_AndOthersDoNot()
+    {
+        var list = Render<JobList>(p => p.Add(x => x.UserId, "alice"));
+
+        await _notifier.PublishAsync(JobView.From(new JobRecord { Kind = "test", OwnerId = "bob", Title = "bob's new job" }));
+        await _notifier.PublishAsync(JobView.From(new JobRecord { Kind = "test", OwnerId = "alice", Title = "alice's new job" }));
+
+        list.WaitForAssertion(() => Assert.Contains("alice's new job", list.Markup));
+        Assert.DoesNotContain("bob's new job", list.Markup);
+    }
+
+    [Fact]
+    public async Task ActiveOnly_DropsAJobWhenItFinishes()
+    {
+        var job = await AddJobAsync("alice", JobState.Running, "finishing job");
+        var list = Render<JobList>(p => p.Add(x => x.UserId, "alice").Add(x => x.ActiveOnly, true));
+        Assert.Contains("finishing job", list.Markup);
+
+        job.State = JobState.Succeeded;
+        await _notifier.PublishAsync(JobView.From(job));
+
+        list.WaitForAssertion(() => Assert.DoesNotContain("finishing job", list.Markup));
+    }
+
+    [Fact]
+    public async Task CancelButton_CancelsAQueuedJob()
+    {
+        var job = await AddJobAsync("alice", JobState.Queued);
+        var list = Render<JobList>(p => p.Add(x => x.UserId, "alice"));
+
+        list.FindAll("button").Single(b => b.TextContent.Contains("Cancel")).Click();
+
+        await using var db = await _db.Factory.CreateDbContextAsync();
+        Assert.Equal(JobState.Cancelled, (await db.Jobs.SingleAsync(j => j.Id == job.Id)).State);
+        list.WaitForAssertion(() => Assert.Contains("Cancelled", list.Markup));
+    }
+
+    public new void Dispose()
+    {
+        _db.Dispose();
+    }
+}
