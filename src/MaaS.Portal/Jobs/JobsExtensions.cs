@@ -63,6 +63,16 @@ public static class JobsExtensions
         app.UseWhen(
             ctx => ctx.Request.Path.StartsWithSegments(DashboardPath) && ctx.User.Identity?.IsAuthenticated != true,
             branch => branch.Run(ctx => ctx.ChallengeAsync()));
+        app.UseWhen(
+            ctx => ctx.Request.Path.StartsWithSegments(DashboardPath) && ctx.User.Identity?.IsAuthenticated == true && !ctx.User.IsInRole(Roles.Admin),
+            branch => branch.Run(async ctx =>
+            {
+                // Hangfire's own refusal is a bare 403 that browsers show as a broken page; people get words.
+                ctx.Response.StatusCode = StatusCodes.Status403Forbidden;
+                ctx.Response.ContentType = "text/html; charset=utf-8";
+                await ctx.Response.WriteAsync("<!DOCTYPE html><title>Access denied</title><h1>Access denied</h1>" +
+                    "<p>The job dashboard is for administrators. Your own jobs are on the <a href=\"/jobs\">Jobs page</a>.</p>");
+            }));
         app.UseHangfireDashboard(DashboardPath, new DashboardOptions
         {
             DashboardTitle = "MaaS Portal · jobs",
