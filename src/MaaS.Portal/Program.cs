@@ -4,6 +4,7 @@ using MaaS.Portal.Features.Accounts;
 using MaaS.Portal.Features.Admin;
 using MaaS.Portal.Features.ApiKeys;
 using MaaS.Portal.Features.Jobs;
+using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.Operations;
 using MaaS.Portal.Jobs;
 using MaaS.Portal.Storage;
@@ -15,6 +16,7 @@ builder.AddPortalData(paths);
 builder.AddAccounts(paths);
 builder.AddJobs(paths);
 builder.AddAdmin();
+var models = builder.AddModels();
 builder.AddOperations();
 
 builder.AddPortalUi();
@@ -30,10 +32,12 @@ app.UseJobsDashboard();
 app.MapStaticAssets();
 app.MapOperations();
 app.MapAccountEndpoints();
+app.MapModelsBrowserEndpoints(models.MaxUploadBytes);
 
 var api = app.MapGroup("/api").RequireAuthorization(AccountsExtensions.ApiPolicy);
 api.MapJobsApi();
 api.MapApiKeysApi();
+api.MapModelsApi(models.MaxUploadBytes);
 
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 

@@ -50,7 +50,12 @@ public sealed record ProbeReport(
     IReadOnlyList<TensorSignature>? RuntimeOutputs,
     double LoadMilliseconds,
     double RunMilliseconds,
-    long PeakMemoryBytes);
+    long PeakMemoryBytes)
+{
+    /// <summary>A verdict against the model; <paramref name="check"/> is one of <see cref="AdmissionChecks"/>.</summary>
+    public static ProbeReport Rejected(string check, string message, ModelInspection? inspection = null) =>
+        new(false, check, message, inspection, null, null, 0, 0, 0);
+}
 
 /// <summary>Limits the probe process runs under.</summary>
 public sealed record ProbeLimits(long MemoryBytes, TimeSpan Timeout, long MaxModelBytes);

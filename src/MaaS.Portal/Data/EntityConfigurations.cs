@@ -30,3 +30,43 @@ internal sealed class JobRecordConfiguration : IEntityTypeConfiguration<JobRecor
         job.Ignore(j => j.IsFinished);
     }
 }
+
+internal sealed class RegisteredModelConfiguration : IEntityTypeConfiguration<Features.Models.RegisteredModel>
+{
+    public void Configure(EntityTypeBuilder<Features.Models.RegisteredModel> model)
+    {
+        model.HasIndex(m => m.Slug).IsUnique();
+        model.HasIndex(m => new { m.OwnerId, m.UpdatedAt });
+        model.Property(m => m.Slug).HasMaxLength(80);
+        model.Property(m => m.Name).HasMaxLength(200);
+        model.Property(m => m.Description).HasMaxLength(4000);
+        model.Property(m => m.Tags).HasMaxLength(1000);
+        model.Ignore(m => m.TagList);
+        model.HasMany(m => m.Versions).WithOne(v => v.Model).HasForeignKey(v => v.ModelId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class ModelVersionConfiguration : IEntityTypeConfiguration<Features.Models.ModelVersion>
+{
+    public void Configure(EntityTypeBuilder<Features.Models.ModelVersion> version)
+    {
+        version.HasIndex(v => new { v.ModelId, v.Number }).IsUnique();
+        version.Property(v => v.Operation).HasMaxLength(20);
+        version.Property(v => v.OperationDetail).HasMaxLength(500);
+        version.Property(v => v.Status).HasMaxLength(20);
+        version.Property(v => v.ModelFileName).HasMaxLength(255);
+        version.Property(v => v.Sha256).HasMaxLength(64);
+        version.HasMany(v => v.Files).WithOne().HasForeignKey(f => f.VersionId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class VersionFileConfiguration : IEntityTypeConfiguration<Features.Models.VersionFile>
+{
+    public void Configure(EntityTypeBuilder<Features.Models.VersionFile> file)
+    {
+        file.HasIndex(f => f.Sha256);
+        file.Property(f => f.FileName).HasMaxLength(255);
+        file.Property(f => f.Role).HasMaxLength(20);
+        file.Property(f => f.Sha256).HasMaxLength(64);
+    }
+}

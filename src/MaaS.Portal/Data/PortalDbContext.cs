@@ -1,5 +1,6 @@
 using MaaS.Portal.Features.Accounts;
 using MaaS.Portal.Features.ApiKeys;
+using MaaS.Portal.Features.Models;
 using MaaS.Portal.Jobs;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
@@ -11,6 +12,9 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) :
 {
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<JobRecord> Jobs => Set<JobRecord>();
+    public DbSet<RegisteredModel> Models => Set<RegisteredModel>();
+    public DbSet<ModelVersion> ModelVersions => Set<ModelVersion>();
+    public DbSet<VersionFile> VersionFiles => Set<VersionFile>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

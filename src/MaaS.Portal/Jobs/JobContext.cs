@@ -27,6 +27,9 @@ public sealed class JobContext
     public string OwnerId => _record.OwnerId;
     public string? ArgumentsJson => _record.ArgumentsJson;
 
+    /// <summary>A line for people about what a successful run did; becomes the job's message.</summary>
+    public string? Summary { get; set; }
+
     public T Arguments<T>() =>
         JsonSerializer.Deserialize<T>(_record.ArgumentsJson ?? "null", JsonSerializerOptions.Web)
         ?? throw new JobFailedException($"The job's arguments are missing or not a {typeof(T).Name}.");

@@ -33,7 +33,7 @@ public sealed class JobRunner<TJob>(
         try
         {
             var result = await job.ExecuteAsync(context, source.Token);
-            await FinishAsync(jobId, JobState.Succeeded, null, JobView.ToJson(result));
+            await FinishAsync(jobId, JobState.Succeeded, context.Summary, JobView.ToJson(result));
         }
         catch (OperationCanceledException) when (source.IsCancellationRequested)
         {

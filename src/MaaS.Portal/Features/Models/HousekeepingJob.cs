@@ -1,0 +1,81 @@
+using Hangfire;
+using MaaS.Portal.Data;
+using MaaS.Portal.Jobs;
+using MaaS.Portal.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace MaaS.Portal.Features.Models;
+
+public sealed record HousekeepingReport(int TempEntriesRemoved, int BlobsRemoved, long BytesFreed);
+
+/// <summary>
+/// Removes what crashes and aborted uploads leave behind: temp files and folders, and blobs no version refers to.
+/// Only things older than an hour go, so nothing an upload or job is still writing is touched.
+/// </summary>
+public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContextFactory<PortalDbContext> dbFactory, ILogger<HousekeepingJob> logger) : IPortalJob
+{
+    public const string Kind = "housekeeping";
+    public static readonly TimeSpan MinimumAge = TimeSpan.FromHours(1);
+
+    public async Task<object?> ExecuteAsync(JobContext context, CancellationToken cancellationToken)
+    {
+        var cutoff = DateTime.UtcNow - MinimumAge;
+        long bytes = 0;
+        var tempRemoved = 0;
+        await context.ReportAsync(0.1, "cleaning temp files", cancellationToken);
+        foreach (var entry in new DirectoryInfo(paths.Temp).EnumerateFileSystemInfos())
+        {
+            if (entry.LastWriteTimeUtc >= cutoff) continue;
+            if (entry is DirectoryInfo dir)
+            {
+                bytes += dir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+                dir.Delete(recursive: true);
+            }
+            else
+            {
+                bytes += ((FileInfo)entry).Length;
+                entry.Delete();
+            }
+            tempRemoved++;
+        }
+
+        await context.ReportAsync(0.5, "finding unreferenced blobs", cancellationToken);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var referenced = (await db.VersionFiles.Select(f => f.Sha256).Distinct().ToListAsync(cancellationToken)).ToHashSet();
+        var blobsRemoved = 0;
+        foreach (var hash in blobs.List().ToList())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var file = new FileInfo(blobs.PathOf(hash));
+            if (referenced.Contains(hash) || file.LastWriteTimeUtc >= cutoff) continue;
+            bytes += file.Length;
+            blobs.Delete(hash);
+            blobsRemoved++;
+        }
+
+        var report = new HousekeepingReport(tempRemoved, blobsRemoved, bytes);
+        context.Summary = $"Removed {tempRemoved} temp entries and {blobsRemoved} unreferenced blobs ({Format.Bytes(bytes)}).";
+        logger.LogInformation("Housekeeping: {Summary}", context.Summary);
+        return report;
+    }
+}
+
+/// <summary>Hangfire's recurring entry: queues a housekeeping job record, so each run shows on the Jobs page.</summary>
+public sealed class HousekeepingTrigger(JobService jobs)
+{
+    public const string SystemOwner = "system";
+
+    public Task EnqueueAsync() => jobs.EnqueueAsync<HousekeepingJob>(HousekeepingJob.Kind, SystemOwner, "Housekeeping: temp files and unreferenced blobs");
+}
+
+/// <summary>Registers the hourly recurring job at start-up (idempotent: AddOrUpdate).</summary>
+public sealed class HousekeepingSchedule(IRecurringJobManager recurringJobs) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurringJobs.AddOrUpdate<HousekeepingTrigger>("housekeeping", trigger => trigger.EnqueueAsync(), Cron.Hourly());
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
