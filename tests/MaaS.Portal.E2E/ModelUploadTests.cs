@@ -1,0 +1,94 @@
+using MaaS.Onnx.Testing;
+using Microsoft.Playwright;
+
+namespace MaaS.Portal.E2E;
+
+/// <summary>The issue's "done when": a new user puts ResNet-18 on the Models page, watches it upload, and reads it.</summary>
+[Collection(BrowserCollection.Name)]
+public sealed class ModelUploadTests(BrowserFixture browser)
+{
+    private static readonly string ResNet18 = Path.Combine(AppContext.BaseDirectory, "DnnImageModels", "ResNet18Onnx", "ResNet18.onnx");
+
+    [Fact]
+    public async Task NewUser_UploadsResNet18_WithProgress_AndReadsItsSignatureAndGraphStatistics()
+    {
+        var page = await browser.NewPageAsync();
+        await page.RegisterAsync("vision@test.local", "Vision-Passw0rd!");
+        await page.GotoAsync("/models");
+        await page.WaitForCircuitAsync();
+        Assert.Contains("No models yet", await page.ContentAsync());
+
+        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(ResNet18);
+        await page.Locator("input[data-testid=upload-name], [data-testid=upload-name] input").FillAsync("ResNet-18");
+        await page.ClickAsync("[data-testid=upload-start]");
+        // The status line names bytes, percent, speed and time left while the file moves, then the sandbox check.
+        await page.Locator("[data-testid=upload-status]").WaitForAsync();
+        var status = await page.Locator("[data-testid=upload-status]").InnerTextAsync();
+        Assert.Matches(@"(of 60\.7 MiB \(\d+%\) · .+/s · .+ left)|(Checking the model)", status);
+
+        await page.WaitForURLAsync("**/models/resnet-18?version=1", new() { Timeout = 60_000 });
+        await page.Locator("[data-testid=signature-inputs]").WaitForAsync();
+        var inputs = await page.Locator("[data-testid=signature-inputs]").InnerTextAsync();
+        Assert.Contains("Input247", inputs);
+        Assert.Contains("[1, 3, 224, 224]", inputs);
+        Assert.Contains("FP32", inputs);
+        Assert.Contains("Pooling395_Output_0", await page.Locator("[data-testid=signature-outputs]").InnerTextAsync());
+        Assert.Equal("74", await page.Locator("[data-testid=node-count]").InnerTextAsync());
+        Assert.Equal("15,908,800", await page.Locator("[data-testid=parameter-count]").InnerTextAsync());
+        Assert.True(await page.Locator("[data-testid=op-chart] svg").First.IsVisibleAsync());
+        Assert.Contains("CNTK", await page.Locator("[data-testid=graph-stats]").InnerTextAsync());
+        await page.ScreenshotAsync("model-resnet18");
+    }
+
+    [Fact]
+    public async Task DroppingAModel_OnTheModelsPage_RegistersIt()
+    {
+        var page = await browser.NewPageAsync();
+        await page.RegisterAsync("dropper@test.local", "Dropper-Passw0rd!");
+        await page.GotoAsync("/models");
+        await page.WaitForCircuitAsync();
+
+        await DropFileAsync(page, "iris.onnx", TestModels.Bytes(TestModels.Mlp()));
+        await page.Locator("[data-testid=upload-start]").ClickAsync();
+
+        await page.WaitForURLAsync("**/models/iris?version=1");
+        var inputs = await page.Locator("[data-testid=signature-inputs]").InnerTextAsync();
+        Assert.Contains("[batch, 4]", inputs);
+        await page.GotoAsync("/models");
+        Assert.Contains("iris", await page.Locator("[data-testid=model-list]").InnerTextAsync());
+    }
+
+    [Fact]
+    public async Task RejectedUpload_SaysWhyInWords_AndAddsNoModel()
+    {
+        var page = await browser.NewPageAsync();
+        await page.RegisterAsync("photographer@test.local", "Photo-Passw0rd!");
+        await page.GotoAsync("/models");
+        await page.WaitForCircuitAsync();
+
+        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(new FilePayload
+        {
+            Name = "holiday.onnx", MimeType = "application/octet-stream", Buffer = TestModels.JpegLikeBytes(),
+        });
+        await page.ClickAsync("[data-testid=upload-start]");
+
+        var error = page.Locator("[data-testid=upload-error]");
+        await error.WaitForAsync();
+        Assert.Contains("not an ONNX model: it looks like a JPEG image", await error.InnerTextAsync());
+        Assert.Contains("No models yet", await page.ContentAsync());
+    }
+
+    /// <summary>Drops a file on the drop zone the way a desktop drag does: a drop event carrying a DataTransfer.</summary>
+    private static async Task DropFileAsync(IPage page, string name, byte[] bytes)
+    {
+        var transfer = await page.EvaluateHandleAsync(@"([name, base64]) => {
+            const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
+            return transfer;
+        }", new object[] { name, Convert.ToBase64String(bytes) });
+        var zone = page.Locator("[data-testid=drop-zone]");
+        await zone.DispatchEventAsync("dragenter", new { dataTransfer = transfer });
+        await zone.DispatchEventAsync("drop", new { dataTransfer = transfer });
+    }
+}
