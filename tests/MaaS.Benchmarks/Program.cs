@@ -40,6 +40,7 @@ namespace MaaS.Benchmarks
 
                 var port = FreePort();
                 using var portal = StartPortal(port, Path.Combine(work.FullName, "data"));
+                using var stopPortal = new StopOnDispose(() => Stop(portal));
                 using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(10) };
                 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
                 await WaitReadyAsync(http, portal);
@@ -123,8 +124,21 @@ namespace MaaS.Benchmarks
             process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"portal: {e.Data}"); };
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => { if (!process.HasExited) process.Kill(entireProcessTree: true); };
+            // Ctrl+C or a crash of the harness must not leave a portal running.
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(process);
             return process;
+        }
+
+        private static void Stop(Process process)
+        {
+            try
+            {
+                if (!process.HasExited) process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // Already stopped and disposed.
+            }
         }
 
         private static async Task WaitReadyAsync(HttpClient http, Process portal)
@@ -170,6 +184,11 @@ namespace MaaS.Benchmarks
             while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MaaS.Portal.sln"))) dir = dir.Parent;
             return dir?.FullName ?? throw new InvalidOperationException("Run the benchmark from inside the repository.");
         }
+    }
+
+    internal sealed class StopOnDispose(Action stop) : IDisposable
+    {
+        public void Dispose() => stop();
     }
 
     /// <summary>Stops the clock when the HTTP client has read the last byte of the body.</summary>

@@ -78,6 +78,33 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         Assert.Contains("No models yet", await page.ContentAsync());
     }
 
+    [Fact]
+    public async Task DeletingAModel_AsksFirst_AndKeepingItChangesNothing()
+    {
+        var page = await browser.NewPageAsync();
+        await page.RegisterAsync("tidy@test.local", "Tidy-Passw0rd!");
+        await page.GotoAsync("/models");
+        await page.WaitForCircuitAsync();
+        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(new FilePayload
+        {
+            Name = "short-lived.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.Mlp()),
+        });
+        await page.ClickAsync("[data-testid=upload-start]");
+        await page.WaitForURLAsync("**/models/short-lived?version=1");
+
+        await page.ClickAsync("[data-testid=delete-model]");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Keep it" }).ClickAsync();
+        await page.GotoAsync("/models/short-lived");
+        Assert.Equal("short-lived", await page.Locator("[data-testid=model-name]").InnerTextAsync());
+
+        await page.WaitForCircuitAsync();
+        await page.ClickAsync("[data-testid=delete-model]");
+        Assert.Contains("cannot be undone", await page.Locator(".mud-dialog").InnerTextAsync());
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+        await page.WaitForURLAsync("**/models");
+        await page.GetByText("No models yet").WaitForAsync();
+    }
+
     /// <summary>Drops a file on the drop zone the way a desktop drag does: a drop event carrying a DataTransfer.</summary>
     private static async Task DropFileAsync(IPage page, string name, byte[] bytes)
     {
