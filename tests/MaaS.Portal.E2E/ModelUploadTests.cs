@@ -1,4 +1,5 @@
 using MaaS.Onnx.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace MaaS.Portal.E2E;
@@ -75,6 +76,36 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         var error = page.Locator("[data-testid=upload-error]");
         await error.WaitForAsync();
         Assert.Contains("not an ONNX model: it looks like a JPEG image", await error.InnerTextAsync());
+        Assert.Contains("No models yet", await page.ContentAsync());
+    }
+
+    [Fact]
+    public async Task CancellingAnUpload_StopsIt_SaysSo_AndLeavesNoFile()
+    {
+        var page = await browser.NewPageAsync();
+        await page.RegisterAsync("impatient@test.local", "Impatient-Passw0rd!");
+        await page.GotoAsync("/models");
+        await page.WaitForCircuitAsync();
+        // A slow link (2 MB/s up) so there is an upload in flight to watch and cancel.
+        var cdp = await page.Context.NewCDPSessionAsync(page);
+        await cdp.SendAsync("Network.enable");
+        await cdp.SendAsync("Network.emulateNetworkConditions", new Dictionary<string, object>
+        {
+            ["offline"] = false, ["latency"] = 0, ["downloadThroughput"] = -1, ["uploadThroughput"] = 2_000_000,
+        });
+
+        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(ResNet18);
+        await page.ClickAsync("[data-testid=upload-start]");
+        var status = page.Locator("[data-testid=upload-status]");
+        await page.WaitForFunctionAsync(@"() => /MiB\/s · .+ left/.test(document.querySelector('[data-testid=upload-status]')?.innerText ?? '')");
+        Assert.Matches(@"^[\d.]+ (bytes|KiB|MiB) of 60\.7 MiB \(\d+%\) · [\d.]+ (KiB|MiB)/s · .+ left$", await status.InnerTextAsync());
+        await page.ClickAsync("[data-testid=upload-cancel]");
+
+        Assert.Contains("Upload cancelled. Nothing was stored.", await page.Locator("[data-testid=upload-error]").InnerTextAsync());
+        var temp = browser.Portal.Services.GetRequiredService<MaaS.Portal.Storage.DataPaths>().Temp;
+        for (var i = 0; i < 100 && Directory.EnumerateFileSystemEntries(temp).Any(); i++) await Task.Delay(100);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp));
+        await page.GotoAsync("/models");
         Assert.Contains("No models yet", await page.ContentAsync());
     }
 
