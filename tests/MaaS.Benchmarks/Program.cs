@@ -6,6 +6,7 @@ using MaaS.Benchmarks;
 
 // The performance figures of the portal, measured as they are quoted: run on one machine, in one run.
 //   dotnet run -c Release --project tests/MaaS.Benchmarks -- upload [sizeMiB]
+//   dotnet run -c Release --project tests/MaaS.Benchmarks -- compress [--quick] [--images DIR] [--threads N]
 var command = args.FirstOrDefault() ?? "upload";
 switch (command)
 {
@@ -13,8 +14,10 @@ switch (command)
         var mib = args.Length > 1 ? int.Parse(args[1]) : 1024;
         await UploadBenchmark.RunAsync(mib);
         break;
+    case "compress":
+        return CompressionBenchmark.Run(args[1..]);
     default:
-        Console.Error.WriteLine($"Unknown benchmark '{command}'. Known: upload [sizeMiB]");
+        Console.Error.WriteLine($"Unknown benchmark '{command}'. Known: upload [sizeMiB]; compress [--quick] [--images DIR] [--threads N]");
         return 2;
 }
 return 0;

@@ -291,4 +291,65 @@ public static class TestModels
         new Random(seed).NextBytes(bytes);
         return bytes;
     }
+
+    /// <summary>
+    /// The <see cref="Mlp"/> as two Gemm nodes: "input" float [batch,4] → Gemm 'fc1' (W1 stored [8,4], transB=1, bias B1
+    /// [8]) → Relu → Gemm 'fc2' (W2 [8,3], alpha 0.5, beta 2, bias B2 [3]) → "output" float [batch,3].
+    /// </summary>
+    public static ModelProto GemmMlp(long opset = DefaultOpset)
+    {
+        var graph = new GraphProto { Name = "gemm_mlp" };
+        graph.Input.Add(TensorValue("input", TensorProto.Types.DataType.Float, Batch, 4));
+        graph.Output.Add(TensorValue("output", TensorProto.Types.DataType.Float, Batch, 3));
+        graph.Initializer.Add(FloatTensor("W1", [8, 4], Weights(32, 1)));
+        graph.Initializer.Add(FloatTensor("B1", [8], Weights(8, 2)));
+        graph.Initializer.Add(FloatTensor("W2", [8, 3], Weights(24, 3)));
+        graph.Initializer.Add(FloatTensor("B2", [3], Weights(3, 4)));
+        var fc1 = Node("Gemm", "fc1", ["input", "W1", "B1"], ["h1"]);
+        fc1.Attribute.Add(new AttributeProto { Name = "transB", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+        graph.Node.Add(fc1);
+        graph.Node.Add(Node("Relu", "relu1", ["h1"], ["a1"]));
+        var fc2 = Node("Gemm", "fc2", ["a1", "W2", "B2"], ["output"]);
+        fc2.Attribute.Add(new AttributeProto { Name = "alpha", Type = AttributeProto.Types.AttributeType.Float, F = 0.5f });
+        fc2.Attribute.Add(new AttributeProto { Name = "beta", Type = AttributeProto.Types.AttributeType.Float, F = 2f });
+        graph.Node.Add(fc2);
+        return Model(graph, DefaultIrVersion, ("", opset));
+    }
+
+    /// <summary>
+    /// A wider MLP for block quantization (K of 64 and 256): "input" float [batch,64] → MatMul 'fc1' (W1 [64,256]) → Add
+    /// (B1) → Relu → MatMul 'fc2' (W2 [256,16]) → Add (B2) → "output" float [batch,16].
+    /// </summary>
+    public static ModelProto WideMlp()
+    {
+        var graph = new GraphProto { Name = "wide_mlp" };
+        graph.Input.Add(TensorValue("input", TensorProto.Types.DataType.Float, Batch, 64));
+        graph.Output.Add(TensorValue("output", TensorProto.Types.DataType.Float, Batch, 16));
+        graph.Initializer.Add(FloatTensor("W1", [64, 256], Weights(64 * 256, 21).Select(w => w * 0.25f).ToArray()));
+        graph.Initializer.Add(FloatTensor("B1", [256], Weights(256, 22)));
+        graph.Initializer.Add(FloatTensor("W2", [256, 16], Weights(256 * 16, 23).Select(w => w * 0.125f).ToArray()));
+        graph.Initializer.Add(FloatTensor("B2", [16], Weights(16, 24)));
+        graph.Node.Add(Node("MatMul", "fc1", ["input", "W1"], ["h1"]));
+        graph.Node.Add(Node("Add", "fc1_bias", ["h1", "B1"], ["h1b"]));
+        graph.Node.Add(Node("Relu", "relu1", ["h1b"], ["a1"]));
+        graph.Node.Add(Node("MatMul", "fc2", ["a1", "W2"], ["h2"]));
+        graph.Node.Add(Node("Add", "fc2_bias", ["h2", "B2"], ["output"]));
+        return Model(graph, DefaultIrVersion, ("", DefaultOpset));
+    }
+
+    /// <summary>
+    /// Attention-style scores, a MatMul whose B is computed: "x" float [batch,4,8] → Transpose 'keys' (perm 0,2,1) →
+    /// MatMul 'scores'(x, keys) → "y" float [batch,4,4].
+    /// </summary>
+    public static ModelProto SelfAttentionScores()
+    {
+        var graph = new GraphProto { Name = "scores" };
+        graph.Input.Add(TensorValue("x", TensorProto.Types.DataType.Float, Batch, 4, 8));
+        graph.Output.Add(TensorValue("y", TensorProto.Types.DataType.Float, Batch, 4, 4));
+        var transpose = Node("Transpose", "keys", ["x"], ["xt"]);
+        transpose.Attribute.Add(Ints("perm", 0, 2, 1));
+        graph.Node.Add(transpose);
+        graph.Node.Add(Node("MatMul", "scores", ["x", "xt"], ["y"]));
+        return Model(graph, DefaultIrVersion, ("", DefaultOpset));
+    }
 }
