@@ -3,6 +3,7 @@ using MaaS.Portal.Data;
 using MaaS.Portal.Features.Accounts;
 using MaaS.Portal.Features.Admin;
 using MaaS.Portal.Features.ApiKeys;
+using MaaS.Portal.Features.Compression;
 using MaaS.Portal.Features.Jobs;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.Operations;
@@ -17,6 +18,7 @@ builder.AddAccounts(paths);
 builder.AddJobs(paths);
 builder.AddAdmin();
 var models = builder.AddModels();
+builder.AddCompression();
 builder.AddOperations();
 
 builder.AddPortalUi();
@@ -38,6 +40,7 @@ var api = app.MapGroup("/api").RequireAuthorization(AccountsExtensions.ApiPolicy
 api.MapJobsApi();
 api.MapApiKeysApi();
 api.MapModelsApi(models.MaxUploadBytes);
+api.MapCompressionApi();
 
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 

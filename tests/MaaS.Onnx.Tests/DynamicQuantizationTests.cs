@@ -16,7 +16,7 @@ public class DynamicQuantizationTests(ITestOutputHelper output)
     [Fact]
     public void PerTensorWeight_IsInt8Symmetric_WithScaleMaxAbsOver127()
     {
-        var quantized = Quantize(KnownWeightModel());
+        var quantized = Quantize(KnownWeightModel(), PerTensor);
 
         var graph = quantized.Graph;
         // scale = 2·1.27 / 254 = 0.01; q = round(w / 0.01) = 50, -127, round(25.4) = 25, 100; zero point 0.
@@ -37,7 +37,7 @@ public class DynamicQuantizationTests(ITestOutputHelper output)
     public void PerChannelWeight_HasOneScalePerColumn_AndReduceRangeUses64()
     {
         var perChannel = Quantize(KnownWeightModel(), new DynamicQuantizationOptions(PerChannel: true));
-        var reduced = Quantize(KnownWeightModel(), new DynamicQuantizationOptions(ReduceRange: true));
+        var reduced = Quantize(KnownWeightModel(), new DynamicQuantizationOptions(PerChannel: false, ReduceRange: true));
 
         // Column 0 = [0.5, 0.254] → scale 0.5/127; column 1 = [-1.27, 1.0] → scale 1.27/127.
         var scales = Initializer(perChannel.Graph, "W_scale");
@@ -85,7 +85,7 @@ public class DynamicQuantizationTests(ITestOutputHelper output)
     [Fact]
     public void KnownModel_OrtOutput_IsExactlyTheHandComputedIntegerArithmetic()
     {
-        var quantized = Quantize(KnownWeightModel());
+        var quantized = Quantize(KnownWeightModel(), PerTensor);
 
         // x = [0.3, -0.6]: DynamicQuantizeLinear gives scale 0.9/255, zero point round(0.6/scale) = 170, x_q = [255, 0].
         // MatMulInteger: [85, -170] · [[50, -127], [25, 100]] = [0, -27795]; y = that × (0.9/255) × 0.01.
@@ -281,6 +281,8 @@ public class DynamicQuantizationTests(ITestOutputHelper output)
     }
 
     private const int OnnxInt8 = 3;
+
+    private static readonly DynamicQuantizationOptions PerTensor = new(PerChannel: false);
 
     private static ModelProto Quantize(ModelProto model, DynamicQuantizationOptions? options = null, PassReport? report = null) =>
         new DynamicQuantizationPass(options).Apply(model, new CompressionContext(), report ?? new PassReport("int8-dynamic"));

@@ -4,10 +4,11 @@ using Onnx;
 namespace MaaS.Onnx.Compression;
 
 /// <summary>
-/// Options of <see cref="DynamicQuantizationPass"/>. Defaults are ORT quantize_dynamic's: per-tensor int8 symmetric
-/// weights, no reduce range, embedding tables quantized, convolutions left float.
+/// Options of <see cref="DynamicQuantizationPass"/>. Defaults follow ORT quantize_dynamic's except per-channel weights,
+/// which we turn on: all-MiniLM-L6-v2's embedding cosine is about 0.99 per channel but 0.97 per tensor, for the same
+/// size and speed. No reduce range, embedding tables quantized, convolutions left float.
 /// </summary>
-public sealed record DynamicQuantizationOptions(bool PerChannel = false, bool ReduceRange = false, bool QuantizeGather = true, bool QuantizeConv = false);
+public sealed record DynamicQuantizationOptions(bool PerChannel = true, bool ReduceRange = false, bool QuantizeGather = true, bool QuantizeConv = false);
 
 /// <summary>
 /// INT8 dynamic quantization (compression-algorithms.md §2.1), the IntegerOps pattern of ORT's quantize_dynamic:
@@ -90,7 +91,7 @@ public sealed class DynamicQuantizationPass(DynamicQuantizationOptions? options 
         var index = new GraphIndex(graph);
         foreach (var name in rewriter.ReplacedWeights) index.RemoveIfUnused(name);
         Nodes.TopologicalSort(graph);
-        if (!_options.PerChannel && report.Rewritten > 0) report.Notes.Add("Weights are quantized per tensor; per-channel weights (PerChannel) keep transformer encoders closer to float (all-MiniLM-L6-v2: embedding cosine about 0.99 instead of 0.97).");
+        if (!_options.PerChannel && report.Rewritten > 0) report.Notes.Add("Weights were quantized per tensor; per-channel weights (the default) keep transformer encoders closer to float (all-MiniLM-L6-v2: embedding cosine about 0.99 instead of 0.97).");
         if (rewriter.ActivationCount > 0) report.Notes.Add("DynamicQuantizeLinear computes one scale over the whole input tensor, so results depend slightly on batch mates and padding.");
         report.Figures["quantizedWeights"] = rewriter.QuantizedWeightCount;
         report.Figures["quantizedNodes"] = report.Rewritten;

@@ -1,3 +1,4 @@
+using MaaS.Onnx.Models;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
@@ -44,6 +45,7 @@ public sealed class GraphOptimizationPass(OptimizationLevel level = Optimization
                 using var session = new InferenceSession(OnnxModelFile.ToBytes(model), options);
             }
             var optimized = OnnxModelFile.Load(outputPath);
+            DropUnusedOpsetImports(optimized);
             Describe(before, OpTypeCounts(optimized.Graph), report);
             if (level == OptimizationLevel.Extended) report.Notes.Add(ExtendedNote);
             context.Report(1, "optimised");
@@ -53,6 +55,20 @@ public sealed class GraphOptimizationPass(OptimizationLevel level = Optimization
         {
             File.Delete(outputPath);
         }
+    }
+
+    /// <summary>
+    /// ONNX Runtime writes an opset import for every domain it registers (ai.onnx.training, com.microsoft.nchwc, ...)
+    /// whether or not a node uses it; an unused import only makes other runtimes, and our own admission, refuse the model.
+    /// </summary>
+    internal static void DropUnusedOpsetImports(ModelProto model)
+    {
+        var used = OnnxGraphs.AllNodes(model).Select(site => site.Node.Domain is "ai.onnx" ? "" : site.Node.Domain)
+            .Concat(model.Functions.Select(f => f.Domain))
+            .ToHashSet(StringComparer.Ordinal);
+        var keep = model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx" || used.Contains(o.Domain)).ToList();
+        model.OpsetImport.Clear();
+        model.OpsetImport.AddRange(keep);
     }
 
     private static void Describe(Dictionary<string, int> before, Dictionary<string, int> after, PassReport report)

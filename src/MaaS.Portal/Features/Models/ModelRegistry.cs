@@ -14,6 +14,9 @@ namespace MaaS.Portal.Features.Models;
 public sealed record UploadMetadata(string? Name, string? Description, string? Tags, string? Labels);
 
 /// <summary>The outcome of an upload: a new version, or the check that refused it and why.</summary>
+/// <summary>How a version the portal made came about: lineage, report and status, already serialised.</summary>
+public sealed record DerivedVersion(string Operation, string Detail, string OptionsJson, string ReportJson, string Status, string CreatedById);
+
 public sealed record RegistrationResult(ModelDetail? Model, VersionSummary? Version, string? FailedCheck, string? Message)
 {
     public bool Succeeded => Version is not null;
@@ -169,6 +172,89 @@ public sealed partial class ModelRegistry(
 
         var saved = await db.Models.AsNoTracking().Include(m => m.Versions).ThenInclude(v => v.Files).SingleAsync(m => m.Id == model.Id, cancellationToken);
         return new RegistrationResult(ModelMapping.Detail(saved), ModelMapping.Summary(saved.Versions.Single(v => v.Number == number)), null, null);
+    }
+
+    /// <summary>
+    /// Registers a version made by the portal itself (compression) from the files in <paramref name="workDirectory"/>:
+    /// the output goes through the same probe as uploads (it must open and run in ONNX Runtime under the memory cap),
+    /// keeps the parent's labels, and gets the next number. Files are moved into the blob store.
+    /// </summary>
+    public async Task<RegistrationResult> RegisterDerivedVersionAsync(Guid modelId, int parentNumber, string workDirectory, string modelFileName,
+        DerivedVersion made, CancellationToken cancellationToken)
+    {
+        var modelPath = Path.Combine(workDirectory, modelFileName);
+        var report = await probe.ProbeAsync(modelPath, ProbeLimitsFor(workDirectory), cancellationToken);
+        if (!report.Admitted || report.Inspection is null)
+        {
+            return RegistrationResult.Rejected(report.FailedCheck ?? "probe", report.Message ?? "The new model could not be opened by ONNX Runtime.");
+        }
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var parentLabels = await db.ModelVersions.AsNoTracking()
+            .Where(v => v.ModelId == modelId && v.Number == parentNumber)
+            .SelectMany(v => v.Files).Where(f => f.Role == FileRoles.Labels).FirstOrDefaultAsync(cancellationToken);
+
+        var files = await StoreFilesAsync(workDirectory, modelFileName, null, null, cancellationToken);
+        if (parentLabels is not null)
+        {
+            files.Add(new VersionFile { FileName = parentLabels.FileName, Role = FileRoles.Labels, Sha256 = parentLabels.Sha256, Length = parentLabels.Length });
+        }
+        var modelFile = files.Single(f => f.Role == FileRoles.Model);
+        // Two jobs of one model may finish together: the unique (model, number) index makes the loser take the next number.
+        for (var attempt = 1; ; attempt++)
+        {
+            var number = await db.ModelVersions.Where(v => v.ModelId == modelId).MaxAsync(v => (int?)v.Number, CancellationToken.None) + 1 ?? 1;
+            var version = new ModelVersion
+            {
+                ModelId = modelId,
+                Number = number,
+                ParentNumber = parentNumber,
+                Operation = made.Operation,
+                OperationDetail = made.Detail,
+                OptionsJson = made.OptionsJson,
+                Status = made.Status,
+                ModelFileName = modelFile.FileName,
+                Sha256 = modelFile.Sha256,
+                SizeBytes = files.Where(f => f.Role != FileRoles.Labels).Sum(f => f.Length),
+                InspectionJson = JsonSerializer.Serialize(report.Inspection, ModelMapping.Json),
+                RuntimeSignatureJson = JsonSerializer.Serialize(new { inputs = report.RuntimeInputs, outputs = report.RuntimeOutputs }, ModelMapping.Json),
+                ReportJson = made.ReportJson,
+                CreatedById = made.CreatedById,
+                Files = files.Select(f => new VersionFile { FileName = f.FileName, Role = f.Role, Sha256 = f.Sha256, Length = f.Length }).ToList(),
+            };
+            db.ModelVersions.Add(version);
+            try
+            {
+                await db.SaveChangesAsync(CancellationToken.None);
+            }
+            catch (DbUpdateException) when (attempt < 5)
+            {
+                db.ChangeTracker.Clear();
+                continue;
+            }
+            await db.Models.Where(m => m.Id == modelId).ExecuteUpdateAsync(s => s.SetProperty(m => m.UpdatedAt, DateTimeOffset.UtcNow), CancellationToken.None);
+            logger.LogInformation("Registered derived version v{Version} of model {ModelId} ({Operation}: {Detail})", number, modelId, made.Operation, made.Detail);
+            var saved = await db.Models.AsNoTracking().Include(m => m.Versions).ThenInclude(v => v.Files).SingleAsync(m => m.Id == modelId, CancellationToken.None);
+            return new RegistrationResult(ModelMapping.Detail(saved), ModelMapping.Summary(saved.Versions.Single(v => v.Number == number)), null, null);
+        }
+    }
+
+    /// <summary>A version with its files, for jobs that already checked access when they were queued.</summary>
+    public async Task<(RegisteredModel Model, ModelVersion Version)?> GetForJobAsync(Guid modelId, int number, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var model = await db.Models.AsNoTracking().SingleOrDefaultAsync(m => m.Id == modelId, cancellationToken);
+        var version = await db.ModelVersions.AsNoTracking().Include(v => v.Files).SingleOrDefaultAsync(v => v.ModelId == modelId && v.Number == number, cancellationToken);
+        return model is null || version is null ? null : (model, version);
+    }
+
+    /// <summary>The version a job already made (its id is in the lineage), so a re-run does not make a second one.</summary>
+    public async Task<VersionSummary?> FindMadeByJobAsync(Guid modelId, Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var marker = $"%\"jobId\":\"{jobId}\"%";
+        var version = await db.ModelVersions.AsNoTracking().Include(v => v.Files)
+            .FirstOrDefaultAsync(v => v.ModelId == modelId && v.OptionsJson != null && EF.Functions.Like(v.OptionsJson, marker), cancellationToken);
+        return version is null ? null : ModelMapping.Summary(version);
     }
 
     public async Task<IReadOnlyList<ModelSummary>> ListAsync(string userId, bool everyone, string? search = null, string? tag = null, CancellationToken cancellationToken = default)

@@ -1,0 +1,13 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace MaaS.Portal.Features.Compression;
+
+public static class CompressionExtensions
+{
+    public static void AddCompression(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<CompressionService>();
+        builder.Services.AddTransient<CompressionJob>();
+        builder.Services.TryAddSingleton<SampleSets.SampleSetService>(); // PLACEHOLDER until AddSampleSets() registers it
+    }
+}
