@@ -25,7 +25,13 @@ internal static class CompressionBenchmark
     private static readonly float[] ImageNetMean = [0.485f, 0.456f, 0.406f];
     private static readonly float[] ImageNetStd = [0.229f, 0.224f, 0.225f];
 
-    private sealed record Settings(bool Quick, string ImageFolder, int Threads);
+    private sealed record Settings(bool Quick, string ImageFolder, int Threads, CalibrationMethod Calibration, string? Only);
+
+    // Read by Pass(): the static quantization's calibration method (--calibration minmax|percentile|entropy).
+    private static CalibrationMethod s_calibration = CalibrationMethod.MinMax;
+    private static bool s_reduceRange;
+    private static IReadOnlyList<string>? s_opTypes;
+    private static bool s_profile;
 
     private sealed record Row(string Model, string Recipe, string Size, string Latency, string Agreement, string Target, List<string> Details);
 
@@ -34,14 +40,20 @@ internal static class CompressionBenchmark
         var settings = new Settings(
             Quick: args.Contains("--quick"),
             ImageFolder: ValueOf(args, "--images") ?? DefaultImageFolder,
-            Threads: int.Parse(ValueOf(args, "--threads") ?? "1", CultureInfo.InvariantCulture));
+            Threads: int.Parse(ValueOf(args, "--threads") ?? "1", CultureInfo.InvariantCulture),
+            Calibration: Enum.Parse<CalibrationMethod>(ValueOf(args, "--calibration") ?? "minmax", ignoreCase: true),
+            Only: ValueOf(args, "--only"));
+        s_calibration = settings.Calibration;
+        s_reduceRange = args.Contains("--reduce-range");
+        s_opTypes = ValueOf(args, "--op-types")?.Split(',');
+        s_profile = args.Contains("--profile");
         var work = Directory.CreateTempSubdirectory("maas-compress-bench-");
         var rows = new List<Row>();
         var clock = Stopwatch.StartNew();
         try
         {
-            rows.AddRange(ResNetRows(settings, work.FullName));
-            rows.AddRange(MiniLmRows(settings, work.FullName));
+            if (settings.Only is null or "resnet") rows.AddRange(ResNetRows(settings, work.FullName));
+            if (settings.Only is null or "minilm") rows.AddRange(MiniLmRows(settings, work.FullName));
         }
         finally
         {
@@ -71,7 +83,7 @@ internal static class CompressionBenchmark
     /// </summary>
     private static ICompressionPass? Pass(string name) => name switch
     {
-        "int8-static" => new StaticQuantizationPass(new StaticQuantizationOptions(Method: CalibrationMethod.MinMax, PerChannel: true)),
+        "int8-static" => new StaticQuantizationPass(new StaticQuantizationOptions(Method: s_calibration, PerChannel: true, ReduceRange: s_reduceRange, OpTypes: s_opTypes)),
         "int8-dynamic" => new DynamicQuantizationPass(),
         "fp16" => new Float16ConversionPass(),
         "int4-weight-only" => new WeightOnlyQuantizationPass(),
@@ -98,15 +110,16 @@ internal static class CompressionBenchmark
             calibrationImages = calibrationImages.Take(4).ToList();
             heldOutImages = heldOutImages.Take(2).ToList();
         }
-        var calibration = calibrationImages.Select(i => ImageSample(i.Pixels, CropAt.Centre)).ToList();
+        // Five crops of each calibration photo as well: more views of the same photos widen the ranges calibration sees.
+        var calibration = calibrationImages.SelectMany(i => Enum.GetValues<CropAt>().Select(c => ImageSample(i.Pixels, c))).ToList();
         // Five crops of each held-out photo give more agreement samples than the photos alone, none seen in calibration.
         var heldOut = heldOutImages.SelectMany(i => Enum.GetValues<CropAt>().Select(c => ImageSample(i.Pixels, c))).ToList();
         foreach (var photo in images) photo.Pixels.Dispose();
         var options = new EvaluationOptions(WarmupRuns: 5, TimedRuns: settings.Quick ? 10 : 80, IntraOpThreads: settings.Threads);
-        var sampleText = $"calibration: {calibration.Count} photos ({string.Join(", ", calibrationImages.Select(i => i.Name))}); " +
+        var sampleText = $"calibration: {calibrationImages.Count} photos × 5 crops = {calibration.Count} samples, {settings.Calibration} ({string.Join(", ", calibrationImages.Select(i => i.Name))}); " +
                          $"held out: {heldOutImages.Count} photos × 5 crops = {heldOut.Count} samples ({string.Join(", ", heldOutImages.Select(i => i.Name))})";
 
-        var staticRow = Recipe("ResNet-18", "INT8 static QDQ, per-channel, MinMax", model, ["int8-static"], calibration, heldOut, options, work,
+        var staticRow = Recipe("ResNet-18", $"INT8 static QDQ, per-channel, {settings.Calibration}{(s_reduceRange ? ", reduce range" : "")}{(s_opTypes is null ? "" : $", ops {string.Join("/", s_opTypes)}")}", model, ["int8-static"], calibration, heldOut, options, work,
             "size ≤ 0.26, latency ≤ 0.60, cosine ≥ 0.995", reportCompressedSize: true);
         staticRow.Details.Insert(0, sampleText);
         // Pruning alone too, so the table shows what sparsity buys in stored and deflated size before quantization.
@@ -366,6 +379,12 @@ internal static class CompressionBenchmark
         var latency = $"{result.LatencyRatio:0.00} ({result.Candidate.P50Milliseconds:0.00} / {result.Original.P50Milliseconds:0.00} ms)";
         details.Add($"latency p50/p95: FP32 {result.Original.P50Milliseconds:0.00}/{result.Original.P95Milliseconds:0.00} ms, candidate {result.Candidate.P50Milliseconds:0.00}/{result.Candidate.P95Milliseconds:0.00} ms over {options.TimedRuns} interleaved runs each");
 
+        if (s_profile)
+        {
+            details.Add($"ORT profile, FP32: {ProfileOps(modelPath, evaluation, threads, work)}");
+            details.Add($"ORT profile, candidate: {ProfileOps(candidatePath, evaluation, threads, work)}");
+        }
+
         var agreement = new List<string>();
         if (embeddingReference is not null)
         {
@@ -381,6 +400,47 @@ internal static class CompressionBenchmark
             if (embeddingReference is null) agreement.Add($"mean cosine {output.MeanCosine:0.00000} ({result.SampleCount} held-out samples){(output.NonFiniteValues > 0 ? $", {output.NonFiniteValues} NaN/Inf" : "")}");
         }
         return new Row(modelName, recipe, size, latency, string.Join("; ", agreement), target, details);
+    }
+
+    /// <summary>
+    /// Where a model spends its time (--profile): ONNX Runtime's profiler over 30 runs, kernel time summed per op type
+    /// after ORT's fusions, so it shows which nodes fused (QLinearConv, DynamicQuantizeMatMul) and which stayed float.
+    /// </summary>
+    private static string ProfileOps(string modelPath, IReadOnlyList<ModelSample> samples, int threads, string work)
+    {
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = threads,
+            EnableProfiling = true,
+            ProfileOutputPathPrefix = Path.Combine(work, "profile"),
+        };
+        using var session = new InferenceSession(modelPath, options);
+        using var runOptions = new RunOptions();
+        for (var i = 0; i < 30; i++)
+        {
+            var sample = samples[i % samples.Count];
+            var values = sample.Inputs.Select(t => t.ToOrtValue()).ToArray();
+            try
+            {
+                using var outputs = session.Run(runOptions, sample.Inputs.Select(t => t.Name).ToArray(), values, session.OutputNames);
+            }
+            finally
+            {
+                foreach (var value in values) value.Dispose();
+            }
+        }
+        var file = session.EndProfiling();
+        using var profile = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        File.Delete(file);
+        var byOp = new Dictionary<string, double>();
+        foreach (var e in profile.RootElement.EnumerateArray())
+        {
+            if (e.GetProperty("cat").GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
+            var op = e.GetProperty("args").GetProperty("op_name").GetString()!;
+            byOp[op] = byOp.GetValueOrDefault(op) + e.GetProperty("dur").GetDouble();
+        }
+        var total = byOp.Values.Sum();
+        return string.Join(", ", byOp.OrderByDescending(p => p.Value).Take(8).Select(p => $"{p.Key} {p.Value / total:P0}"));
     }
 
     /// <summary>Model-wide figures only: per-tensor ones ("sparsity.W1") would fill the page.</summary>
