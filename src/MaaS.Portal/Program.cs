@@ -7,6 +7,7 @@ using MaaS.Portal.Features.Compression;
 using MaaS.Portal.Features.Jobs;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.Operations;
+using MaaS.Portal.Features.SampleSets;
 using MaaS.Portal.Jobs;
 using MaaS.Portal.Storage;
 
@@ -18,6 +19,7 @@ builder.AddAccounts(paths);
 builder.AddJobs(paths);
 builder.AddAdmin();
 var models = builder.AddModels();
+builder.AddSampleSets();
 builder.AddCompression();
 builder.AddOperations();
 
@@ -40,6 +42,7 @@ var api = app.MapGroup("/api").RequireAuthorization(AccountsExtensions.ApiPolicy
 api.MapJobsApi();
 api.MapApiKeysApi();
 api.MapModelsApi(models.MaxUploadBytes);
+api.MapSampleSetsApi();
 api.MapCompressionApi();
 
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();

@@ -178,6 +178,49 @@ public sealed class CompressionApiTests(PortalFactory portal) : IClassFixture<Po
         Assert.Contains("QuantizeLinear", version.GetProperty("opHistogram").EnumerateObject().Select(p => p.Name));
     }
 
+    [Fact]
+    public async Task Int8Static_CalibratesOnAnUploadedImageSampleSet_AndNamesItInTheLineage()
+    {
+        var slug = await UploadAsync(TestModels.ConvNet(), "conv calibrated");
+        var photos = Enumerable.Range(0, 12).Select(i => ($"photos/{i}.png",
+            TestImages.Png(20 + i, 16, (x, y) => new SkiaSharp.SKColor((byte)(x * 11 + i * 7), (byte)(y * 13), (byte)((x ^ y) * 9))))).ToArray();
+        var created = await _api.PostAsync("/api/sample-sets", SampleSetUploads.Form(Zip(photos), "photos.zip", kind: "images", modelId: slug));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var setId = (await created.JsonAsync()).GetProperty("id").GetString();
+
+        var done = await WaitForJobAsync(await (await CompressAsync(slug, 1, new
+        {
+            recipe = "int8-static",
+            options = new { samples = 8 },
+            calibrationSetId = setId,
+            gate = new { minCosine = 0.9 },
+        })).JsonAsync());
+
+        Assert.True(done.GetProperty("state").GetString() == "Succeeded", done.GetProperty("message").GetString());
+        var version = await GetVersionAsync(slug, 2);
+        Assert.Equal(setId, version.GetProperty("lineage").GetProperty("options").GetProperty("calibrationSetId").GetString());
+        var report = CompressionReportView.FromReport(version.GetProperty("report"))!;
+        Assert.Equal(8, report.Passes.Single().Figures["calibrationSamples"]);
+        // The four photos calibration did not read are the ones agreement is measured on.
+        Assert.Equal(4, report.Evaluation!.SampleCount);
+        Assert.False(report.Evaluation.GeneratedSamples);
+    }
+
+    [Fact]
+    public async Task ASampleSetThatDoesNotFitTheModel_FailsTheJob_SayingWhy()
+    {
+        var slug = await UploadAsync(TestModels.WideMlp(), "mlp with photos");
+        var created = await _api.PostAsync("/api/sample-sets",
+            SampleSetUploads.Form(Zip(("a.png", TestImages.Solid(8, 8, SkiaSharp.SKColors.Red))), "photos.zip", kind: "images"));
+        var setId = (await created.JsonAsync()).GetProperty("id").GetString();
+
+        var done = await WaitForJobAsync(await (await CompressAsync(slug, 1, new { recipe = "int8-static", calibrationSetId = setId })).JsonAsync());
+
+        Assert.Equal("Failed", done.GetProperty("state").GetString());
+        Assert.StartsWith("The sample set cannot be used: ", done.GetProperty("message").GetString());
+        Assert.Single((await GetModelAsync(slug)).GetProperty("versions").EnumerateArray());
+    }
+
     [Theory]
     [InlineData("""{"recipe": "int3"}""", "Unknown recipe 'int3'. Choose one of: optimize, fp16, int8-dynamic")]
     [InlineData("""{}""", "Name a recipe")]

@@ -70,3 +70,21 @@ internal sealed class VersionFileConfiguration : IEntityTypeConfiguration<Featur
         file.Property(f => f.Sha256).HasMaxLength(64);
     }
 }
+
+internal sealed class SampleSetConfiguration : IEntityTypeConfiguration<Features.SampleSets.SampleSet>
+{
+    public void Configure(EntityTypeBuilder<Features.SampleSets.SampleSet> set)
+    {
+        set.HasIndex(s => new { s.OwnerId, s.CreatedAt });
+        set.HasIndex(s => s.ModelId);
+        set.HasIndex(s => s.Sha256);
+        set.Property(s => s.Name).HasMaxLength(200);
+        set.Property(s => s.Kind).HasMaxLength(20);
+        set.Property(s => s.FileName).HasMaxLength(255);
+        set.Property(s => s.Sha256).HasMaxLength(64);
+        set.Property(s => s.VocabularySha256).HasMaxLength(64);
+        set.Property(s => s.Normalization).HasMaxLength(20);
+        // A set attached to a model goes with it; its blobs are then unreferenced and housekeeping removes them.
+        set.HasOne<Features.Models.RegisteredModel>().WithMany().HasForeignKey(s => s.ModelId).OnDelete(DeleteBehavior.Cascade);
+    }
+}

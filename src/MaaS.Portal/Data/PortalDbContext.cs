@@ -1,6 +1,7 @@
 using MaaS.Portal.Features.Accounts;
 using MaaS.Portal.Features.ApiKeys;
 using MaaS.Portal.Features.Models;
+using MaaS.Portal.Features.SampleSets;
 using MaaS.Portal.Jobs;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
@@ -15,6 +16,7 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) :
     public DbSet<RegisteredModel> Models => Set<RegisteredModel>();
     public DbSet<ModelVersion> ModelVersions => Set<ModelVersion>();
     public DbSet<VersionFile> VersionFiles => Set<VersionFile>();
+    public DbSet<SampleSet> SampleSets => Set<SampleSet>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
-
 namespace MaaS.Portal.Features.Compression;
 
 public static class CompressionExtensions
@@ -8,6 +6,5 @@ public static class CompressionExtensions
     {
         builder.Services.AddSingleton<CompressionService>();
         builder.Services.AddTransient<CompressionJob>();
-        builder.Services.TryAddSingleton<SampleSets.SampleSetService>(); // PLACEHOLDER until AddSampleSets() registers it
     }
 }
