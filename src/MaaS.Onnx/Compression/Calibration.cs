@@ -290,7 +290,7 @@ public static class Calibrator
         var collectors = tensors.Distinct().ToDictionary(t => t, _ => CreateCollector(method, percentile), StringComparer.Ordinal);
         var outputNames = collectors.Keys.Where(t => !inputs.Contains(t)).ToArray();
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
-        using var session = outputNames.Length == 0 ? null : new InferenceSession(OnnxModelFile.ToBytes(augmented), options);
+        using var session = outputNames.Length == 0 ? null : OnnxModelFile.CreateSession(augmented, options);
         foreach (var sample in samples)
         {
             cancellationToken.ThrowIfCancellationRequested();

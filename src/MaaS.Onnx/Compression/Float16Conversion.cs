@@ -90,7 +90,8 @@ public sealed class Float16ConversionPass(Float16Options? options = null) : ICom
 
         try
         {
-            using var session = new InferenceSession(OnnxModelFile.ToBytes(model));
+            using var checkOptions = new SessionOptions();
+            using var session = OnnxModelFile.CreateSession(model, checkOptions);
         }
         catch (OnnxRuntimeException e)
         {
@@ -141,7 +142,7 @@ public sealed class Float16ConversionPass(Float16Options? options = null) : ICom
         }
         var types = new Dictionary<string, int>(StringComparer.Ordinal);
         using (var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL })
-        using (var session = new InferenceSession(OnnxModelFile.ToBytes(probe), sessionOptions))
+        using (var session = OnnxModelFile.CreateSession(probe, sessionOptions))
         {
             foreach (var (name, metadata) in session.OutputMetadata.Concat(session.InputMetadata))
             {

@@ -42,7 +42,13 @@ public sealed class GraphOptimizationPass(OptimizationLevel level = Optimization
                     ? GraphOptimizationLevel.ORT_ENABLE_EXTENDED
                     : GraphOptimizationLevel.ORT_ENABLE_BASIC;
                 options.OptimizedModelFilePath = outputPath;
-                using var session = new InferenceSession(OnnxModelFile.ToBytes(model), options);
+                if (OnnxModelFile.NeedsExternalData(model))
+                {
+                    // Over 2 GB ORT must write the optimised weights beside the model, as it does only when told to.
+                    options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", Path.GetFileName(outputPath) + ".data");
+                    options.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", OnnxModelFile.ExternalTensorMinBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+                using var session = OnnxModelFile.CreateSession(model, options);
             }
             var optimized = OnnxModelFile.Load(outputPath);
             DropUnusedOpsetImports(optimized);
@@ -54,6 +60,7 @@ public sealed class GraphOptimizationPass(OptimizationLevel level = Optimization
         finally
         {
             File.Delete(outputPath);
+            File.Delete(outputPath + ".data");
         }
     }
 

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using MaaS.Onnx.Models;
+using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
 namespace MaaS.Onnx.Compression;
@@ -13,6 +14,36 @@ public static class OnnxModelFile
 {
     /// <summary>Protobuf cannot serialise a message of 2 GiB or more; stay clear of it.</summary>
     public const long InlineLimitBytes = 1_800_000_000;
+
+    /// <summary>Tests lower the limit to send small models down the path models over 2 GB take.</summary>
+    internal static readonly AsyncLocal<long?> InlineLimitOverride = new();
+
+    /// <summary>Above this serialised size a model is written with external data and ORT opens it by path.</summary>
+    public static long InlineLimit => InlineLimitOverride.Value ?? InlineLimitBytes;
+
+    /// <summary>Whether the model must go to ONNX Runtime as a file with external data rather than as bytes.</summary>
+    public static bool NeedsExternalData(ModelProto model) => model.CalculateSize() >= InlineLimit;
+
+    /// <summary>
+    /// An ONNX Runtime session on a model held in memory: as bytes when it fits in one protobuf message, otherwise
+    /// written to a scratch folder with external data (the model itself is left as it was) and opened by path.
+    /// </summary>
+    public static InferenceSession CreateSession(ModelProto model, SessionOptions options)
+    {
+        if (!NeedsExternalData(model)) return new InferenceSession(ToBytes(model), options);
+        var folder = Directory.CreateTempSubdirectory("maas-session-");
+        try
+        {
+            var path = Path.Combine(folder.FullName, "model.onnx");
+            WriteWithExternalData(model, path);
+            return new InferenceSession(path, options);
+        }
+        finally
+        {
+            // ORT has read (or mapped) the files by now; an unlinked mapped file stays readable on Linux.
+            folder.Delete(recursive: true);
+        }
+    }
 
     /// <summary>Tensors at least this large go to the external-data file when one is needed.</summary>
     public const long ExternalTensorMinBytes = 1024;
@@ -58,13 +89,24 @@ public static class OnnxModelFile
     /// </summary>
     public static IReadOnlyList<string> Save(ModelProto model, string path)
     {
-        var written = new List<string>();
+        if (NeedsExternalData(model)) return WriteWithExternalData(model, path);
+        WriteModel(model, path);
+        return [path];
+    }
+
+    /// <summary>
+    /// Writes initializers of 1 KiB or more to "&lt;file name&gt;.data" and the rest of the model to
+    /// <paramref name="path"/>; the in-memory model keeps its tensors (they are swapped out for the write and back).
+    /// </summary>
+    private static IReadOnlyList<string> WriteWithExternalData(ModelProto model, string path)
+    {
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (model.CalculateSize() >= InlineLimitBytes)
+        var dataName = Path.GetFileName(path) + ".data";
+        var dataPath = Path.Combine(folder, dataName);
+        var dataTemp = dataPath + ".tmp";
+        var moved = new List<(TensorProto Tensor, ByteString Data)>();
+        try
         {
-            var dataName = Path.GetFileName(path) + ".data";
-            var dataPath = Path.Combine(folder, dataName);
-            var dataTemp = dataPath + ".tmp";
             using (var data = new FileStream(dataTemp, FileMode.Create, FileAccess.Write))
             {
                 foreach (var site in OnnxGraphs.AllTensors(model).Where(s => s.Role == TensorRole.Initializer && s.Tensor.RawData.Length >= ExternalTensorMinBytes))
@@ -74,19 +116,33 @@ public static class OnnxModelFile
                     var offset = (data.Position + 4095) / 4096 * 4096;
                     data.Position = offset;
                     tensor.RawData.WriteTo(data);
-                    var length = tensor.RawData.Length;
+                    moved.Add((tensor, tensor.RawData));
                     tensor.RawData = ByteString.Empty;
                     tensor.DataLocation = TensorProto.Types.DataLocation.External;
                     tensor.ExternalData.Clear();
                     tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = dataName });
                     tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-                    tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                    tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = moved[^1].Data.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
                 }
                 data.Flush(flushToDisk: true);
             }
             File.Move(dataTemp, dataPath, overwrite: true);
-            written.Add(dataPath);
+            WriteModel(model, path);
+            return [path, dataPath];
         }
+        finally
+        {
+            foreach (var (tensor, bytes) in moved)
+            {
+                tensor.RawData = bytes;
+                tensor.ExternalData.Clear();
+                tensor.DataLocation = TensorProto.Types.DataLocation.Default;
+            }
+        }
+    }
+
+    private static void WriteModel(ModelProto model, string path)
+    {
         var temp = path + ".tmp";
         using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
         {
@@ -94,8 +150,6 @@ public static class OnnxModelFile
             file.Flush(flushToDisk: true);
         }
         File.Move(temp, path, overwrite: true);
-        written.Insert(0, path);
-        return written;
     }
 
     /// <summary>The model as bytes, for an in-memory ORT session (models under 2 GB only).</summary>

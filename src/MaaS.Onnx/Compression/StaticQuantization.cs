@@ -79,7 +79,9 @@ public sealed class StaticQuantizationPass(StaticQuantizationOptions? options = 
 
         // Calibrate every activation the plans touch, and the outputs of the Relu/Clip that may fold into them.
         var tensors = plans.SelectMany(p => p.Activations.Append(p.Output!)).ToHashSet(StringComparer.Ordinal);
-        var activations = graph.Node.Where(n => n.OpType is "Relu" or "Clip" && ops.Contains(n.OpType)).ToList();
+        // Only float32 activations get Q/DQ pairs: DequantizeLinear makes float32, which a double or float16 graph cannot take.
+        var activations = graph.Node.Where(n => n.OpType is "Relu" or "Clip" && ops.Contains(n.OpType)
+            && types.GetValueOrDefault(n.Input[0]) == OnnxElementTypes.Float).ToList();
         foreach (var activation in activations) tensors.Add(activation.Output[0]);
         context.Report(0.1, $"calibrating {tensors.Count} tensors ({_options.Method})");
         report.Figures["calibrationSamples"] = context.Samples.Count;
