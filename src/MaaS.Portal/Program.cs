@@ -4,6 +4,8 @@ using MaaS.Portal.Features.Accounts;
 using MaaS.Portal.Features.Admin;
 using MaaS.Portal.Features.ApiKeys;
 using MaaS.Portal.Features.Compression;
+using MaaS.Portal.Features.Deployments;
+using MaaS.Portal.Features.Inference;
 using MaaS.Portal.Features.Jobs;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.Operations;
@@ -21,6 +23,7 @@ builder.AddAdmin();
 var models = builder.AddModels();
 builder.AddSampleSets();
 builder.AddCompression();
+var deployments = builder.AddDeployments();
 builder.AddOperations();
 
 builder.AddPortalUi();
@@ -44,6 +47,8 @@ api.MapApiKeysApi();
 api.MapModelsApi(models.MaxUploadBytes);
 api.MapSampleSetsApi();
 api.MapCompressionApi();
+api.MapDeploymentsApi();
+app.MapInferenceApi(deployments.MaxRequestBytes);
 
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 

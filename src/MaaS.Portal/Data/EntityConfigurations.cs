@@ -14,6 +14,31 @@ internal sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>
         key.Property(k => k.Name).HasMaxLength(100);
         key.Property(k => k.Prefix).HasMaxLength(16);
         key.Property(k => k.SecretHash).HasMaxLength(64);
+        key.Property(k => k.DeploymentScope).HasMaxLength(2000);
+    }
+}
+
+internal sealed class DeploymentConfiguration : IEntityTypeConfiguration<Features.Deployments.Deployment>
+{
+    public void Configure(EntityTypeBuilder<Features.Deployments.Deployment> deployment)
+    {
+        deployment.HasIndex(d => d.Name).IsUnique();
+        deployment.HasIndex(d => d.OwnerId);
+        deployment.Property(d => d.Name).HasMaxLength(63);
+        deployment.Property(d => d.State).HasMaxLength(20);
+        deployment.Property(d => d.StateMessage).HasMaxLength(2000);
+        deployment.Property(d => d.ExecutionProvider).HasMaxLength(20);
+        // A model cannot be deleted while deployed (the registry answers 409); Restrict backs that up.
+        deployment.HasOne(d => d.Model).WithMany().HasForeignKey(d => d.ModelId).OnDelete(DeleteBehavior.Restrict);
+        deployment.HasMany(d => d.Targets).WithOne().HasForeignKey(t => t.DeploymentId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class DeploymentTargetConfiguration : IEntityTypeConfiguration<Features.Deployments.DeploymentTarget>
+{
+    public void Configure(EntityTypeBuilder<Features.Deployments.DeploymentTarget> target)
+    {
+        target.HasIndex(t => new { t.DeploymentId, t.Version }).IsUnique();
     }
 }
 

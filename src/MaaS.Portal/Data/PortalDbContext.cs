@@ -1,5 +1,6 @@
 using MaaS.Portal.Features.Accounts;
 using MaaS.Portal.Features.ApiKeys;
+using MaaS.Portal.Features.Deployments;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.SampleSets;
 using MaaS.Portal.Jobs;
@@ -17,6 +18,8 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) :
     public DbSet<ModelVersion> ModelVersions => Set<ModelVersion>();
     public DbSet<VersionFile> VersionFiles => Set<VersionFile>();
     public DbSet<SampleSet> SampleSets => Set<SampleSet>();
+    public DbSet<Deployment> Deployments => Set<Deployment>();
+    public DbSet<DeploymentTarget> DeploymentTargets => Set<DeploymentTarget>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

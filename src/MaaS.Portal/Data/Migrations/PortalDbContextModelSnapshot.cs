@@ -99,6 +99,13 @@ namespace MaaS.Portal.Data.Migrations
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("DeploymentScope")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long?>("LastUsedAt")
                         .HasColumnType("INTEGER");
 
@@ -116,6 +123,9 @@ namespace MaaS.Portal.Data.Migrations
                         .HasMaxLength(16)
                         .HasColumnType("TEXT");
 
+                    b.Property<double?>("RequestsPerSecond")
+                        .HasColumnType("REAL");
+
                     b.Property<long?>("RevokedAt")
                         .HasColumnType("INTEGER");
 
@@ -132,6 +142,109 @@ namespace MaaS.Portal.Data.Migrations
                         .IsUnique();
 
                     b.ToTable("ApiKeys");
+                });
+
+            modelBuilder.Entity("MaaS.Portal.Features.Deployments.Deployment", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("BatchingDelayMilliseconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("ColdStartMilliseconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ExecutionProvider")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Generation")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Instances")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("IntraOpThreads")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("MaxBatchSize")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("MaxRequestBytes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("ModelId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("OwnerId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("ReadyAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("RequestTimeoutMilliseconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("ResidentMemoryBytes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("StateMessage")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelId");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.HasIndex("OwnerId");
+
+                    b.ToTable("Deployments");
+                });
+
+            modelBuilder.Entity("MaaS.Portal.Features.Deployments.DeploymentTarget", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("DeploymentId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Weight")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("DeploymentId", "Version")
+                        .IsUnique();
+
+                    b.ToTable("DeploymentTargets");
                 });
 
             modelBuilder.Entity("MaaS.Portal.Features.Models.ModelVersion", b =>
@@ -542,6 +655,26 @@ namespace MaaS.Portal.Data.Migrations
                     b.ToTable("AspNetUserTokens", (string)null);
                 });
 
+            modelBuilder.Entity("MaaS.Portal.Features.Deployments.Deployment", b =>
+                {
+                    b.HasOne("MaaS.Portal.Features.Models.RegisteredModel", "Model")
+                        .WithMany()
+                        .HasForeignKey("ModelId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+
+                    b.Navigation("Model");
+                });
+
+            modelBuilder.Entity("MaaS.Portal.Features.Deployments.DeploymentTarget", b =>
+                {
+                    b.HasOne("MaaS.Portal.Features.Deployments.Deployment", null)
+                        .WithMany("Targets")
+                        .HasForeignKey("DeploymentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("MaaS.Portal.Features.Models.ModelVersion", b =>
                 {
                     b.HasOne("MaaS.Portal.Features.Models.RegisteredModel", "Model")
@@ -619,6 +752,11 @@ namespace MaaS.Portal.Data.Migrations
                         .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("MaaS.Portal.Features.Deployments.Deployment", b =>
+                {
+                    b.Navigation("Targets");
                 });
 
             modelBuilder.Entity("MaaS.Portal.Features.Models.ModelVersion", b =>

@@ -7,7 +7,24 @@ using Microsoft.Extensions.Options;
 
 namespace MaaS.Portal.Features.ApiKeys;
 
-/// <summary><c>Authorization: Bearer &lt;key&gt;</c> for /api and /v2. Revoked keys and disabled owners get 401.</summary>
+/// <summary>
+/// <c>Authorization: Bearer &lt;key&gt;</c> for /api and /v2. Revoked and expired keys and disabled owners get 401. The
+/// key's id, deployment scope and rate limit travel as claims for the inference endpoints.
+/// </summary>
+public static class ApiKeyClaims
+{
+    public const string KeyId = "api_key_id";
+    /// <summary>",a,b," — the deployments the key may call; absent: all its owner may call.</summary>
+    public const string DeploymentScope = "api_key_deployments";
+    public const string RequestsPerSecond = "api_key_rps";
+
+    public static Guid? KeyIdOf(ClaimsPrincipal user) => Guid.TryParse(user.FindFirstValue(KeyId), out var id) ? id : null;
+
+    /// <summary>Whether the key may call the named deployment (its scope lists it, or it has no scope).</summary>
+    public static bool MayCall(ClaimsPrincipal user, string deployment) =>
+        user.FindFirstValue(DeploymentScope) is not { } scope || scope.Contains($",{deployment},", StringComparison.Ordinal);
+}
+
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
@@ -29,18 +46,18 @@ public sealed class ApiKeyAuthenticationHandler(
         if (secret.Length is 0 or > 200) return AuthenticateResult.Fail("The API key is malformed.");
 
         var hash = ApiKeyService.Hash(secret);
+        var now = DateTimeOffset.UtcNow;
         await using var db = await dbFactory.CreateDbContextAsync(Context.RequestAborted);
         var match = await db.ApiKeys.AsNoTracking()
-            .Where(k => k.SecretHash == hash && k.RevokedAt == null)
+            .Where(k => k.SecretHash == hash && k.RevokedAt == null && (k.ExpiresAt == null || k.ExpiresAt > now))
             .Join(db.Users, k => k.OwnerId, u => u.Id, (k, u) => new { Key = k, User = u })
             .SingleOrDefaultAsync(Context.RequestAborted);
-        if (match is null || match.User.IsDisabled) return AuthenticateResult.Fail("The API key is unknown, revoked, or its owner is disabled.");
+        if (match is null || match.User.IsDisabled) return AuthenticateResult.Fail("The API key is unknown, revoked, expired, or its owner is disabled.");
 
         var roles = await db.UserRoles.Where(ur => ur.UserId == match.User.Id)
             .Join(db.Roles, ur => ur.RoleId, r => r.Id, (ur, r) => r.Name!)
             .ToListAsync(Context.RequestAborted);
 
-        var now = DateTimeOffset.UtcNow;
         if (match.Key.LastUsedAt is null || now - match.Key.LastUsedAt > LastUsedResolution)
         {
             await db.ApiKeys.Where(k => k.Id == match.Key.Id).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), Context.RequestAborted);
@@ -50,9 +67,11 @@ public sealed class ApiKeyAuthenticationHandler(
         [
             new(ClaimTypes.NameIdentifier, match.User.Id),
             new(ClaimTypes.Name, match.User.UserName ?? match.User.Id),
-            new("api_key_id", match.Key.Id.ToString()),
+            new(ApiKeyClaims.KeyId, match.Key.Id.ToString()),
             .. roles.Select(r => new Claim(ClaimTypes.Role, r)),
         ];
+        if (match.Key.DeploymentScope is { } scope) claims.Add(new Claim(ApiKeyClaims.DeploymentScope, scope));
+        if (match.Key.RequestsPerSecond is { } rate) claims.Add(new Claim(ApiKeyClaims.RequestsPerSecond, rate.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }

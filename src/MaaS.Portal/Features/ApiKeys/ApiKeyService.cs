@@ -6,9 +6,11 @@ using Microsoft.EntityFrameworkCore;
 namespace MaaS.Portal.Features.ApiKeys;
 
 /// <summary>A key as its owner sees it; the secret appears only in <see cref="CreatedApiKey"/>, once.</summary>
-public sealed record ApiKeyView(Guid Id, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt)
+public sealed record ApiKeyView(Guid Id, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt,
+    DateTimeOffset? ExpiresAt = null, IReadOnlyList<string>? Deployments = null, double? RequestsPerSecond = null)
 {
-    public static ApiKeyView From(ApiKey key) => new(key.Id, key.Name, key.Prefix, key.CreatedAt, key.LastUsedAt, key.RevokedAt);
+    public static ApiKeyView From(ApiKey key) => new(key.Id, key.Name, key.Prefix, key.CreatedAt, key.LastUsedAt, key.RevokedAt,
+        key.ExpiresAt, key.DeploymentScope?.Split(',', StringSplitOptions.RemoveEmptyEntries), key.RequestsPerSecond);
 }
 
 public sealed record CreatedApiKey(ApiKeyView Key, string Secret);
@@ -17,13 +19,27 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory)
 {
     public const string SecretPrefix = "maas_";
 
-    public async Task<CreatedApiKey> CreateAsync(string ownerId, string name)
+    /// <summary>
+    /// A new key; <paramref name="expiresAt"/> must lie ahead, <paramref name="deployments"/> limits it to those
+    /// deployment names (null: every deployment its owner may call).
+    /// </summary>
+    public async Task<CreatedApiKey> CreateAsync(string ownerId, string name, DateTimeOffset? expiresAt = null, IReadOnlyList<string>? deployments = null)
     {
         name = name.Trim();
         if (name.Length is 0 or > 100) throw new ArgumentException("A key needs a name of 1 to 100 characters.", nameof(name));
+        if (expiresAt is { } expiry && expiry <= DateTimeOffset.UtcNow) throw new ArgumentException("'expiresAt' must lie in the future.", nameof(expiresAt));
+        string? scope = null;
+        if (deployments is not null)
+        {
+            var names = deployments.Select(d => d.Trim().ToLowerInvariant()).Where(d => d.Length > 0).Distinct().ToList();
+            if (names.Count == 0 || names.Any(n => n.Length > 63 || n.Any(c => !(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))))
+                throw new ArgumentException("'deployments' lists deployment names (lower-case letters, digits and '-').", nameof(deployments));
+            scope = "," + string.Join(",", names) + ",";
+            if (scope.Length > 2000) throw new ArgumentException("'deployments' is too long.", nameof(deployments));
+        }
 
         var secret = SecretPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
-        var key = new ApiKey { OwnerId = ownerId, Name = name, Prefix = PrefixOf(secret), SecretHash = Hash(secret) };
+        var key = new ApiKey { OwnerId = ownerId, Name = name, Prefix = PrefixOf(secret), SecretHash = Hash(secret), ExpiresAt = expiresAt, DeploymentScope = scope };
         await using var db = await dbFactory.CreateDbContextAsync();
         db.ApiKeys.Add(key);
         await db.SaveChangesAsync();
@@ -45,6 +61,15 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory)
         var found = await db.ApiKeys.Where(k => k.Id == keyId && k.OwnerId == ownerId).ExecuteUpdateAsync(s => s
             .SetProperty(k => k.RevokedAt, k => k.RevokedAt ?? now));
         return found == 1;
+    }
+
+    /// <summary>Admins set a key's own rate limit on /v2 (null: the portal's default); false when there is no such key.</summary>
+    public async Task<bool> SetRateLimitAsync(Guid keyId, double? requestsPerSecond)
+    {
+        if (requestsPerSecond is { } rate && (!double.IsFinite(rate) || rate <= 0 || rate > 1_000_000))
+            throw new ArgumentException("'requestsPerSecond' is above 0 and at most 1,000,000 (or null for the default).", nameof(requestsPerSecond));
+        await using var db = await dbFactory.CreateDbContextAsync();
+        return await db.ApiKeys.Where(k => k.Id == keyId).ExecuteUpdateAsync(s => s.SetProperty(k => k.RequestsPerSecond, requestsPerSecond)) == 1;
     }
 
     /// <summary>SHA-256 is enough here: keys are 256 random bits, so there is nothing to brute-force.</summary>

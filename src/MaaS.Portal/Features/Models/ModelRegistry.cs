@@ -14,6 +14,14 @@ namespace MaaS.Portal.Features.Models;
 public sealed record UploadMetadata(string? Name, string? Description, string? Tags, string? Labels);
 
 /// <summary>The outcome of an upload: a new version, or the check that refused it and why.</summary>
+/// <summary>What a delete did: nothing (not found, or refused because a deployment serves it) or deleted.</summary>
+public sealed record DeleteOutcome(bool Found, bool Done, string? DeployedAs)
+{
+    public static readonly DeleteOutcome NotFound = new(false, false, null);
+    public static readonly DeleteOutcome Deleted = new(true, true, null);
+    public static DeleteOutcome Deployed(string deployment) => new(true, false, deployment);
+}
+
 /// <summary>How a version the portal made came about: lineage, report and status, already serialised.</summary>
 public sealed record DerivedVersion(string Operation, string Detail, string OptionsJson, string ReportJson, string Status, string CreatedById);
 
@@ -297,30 +305,37 @@ public sealed partial class ModelRegistry(
     }
 
     /// <summary>Deletes a model with all its versions; blob files no other version uses go too.</summary>
-    public async Task<bool> DeleteModelAsync(string modelIdOrSlug, string userId, bool isAdmin, CancellationToken cancellationToken = default)
+    public async Task<DeleteOutcome> DeleteModelAsync(string modelIdOrSlug, string userId, bool isAdmin, CancellationToken cancellationToken = default)
     {
         var model = await FindEntityAsync(modelIdOrSlug, userId, isAdmin, cancellationToken);
-        if (model is null) return false;
+        if (model is null) return DeleteOutcome.NotFound;
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        if (await DeployedAsAsync(db, model.Id, null, cancellationToken) is { } deployment) return DeleteOutcome.Deployed(deployment);
         var hashes = model.Versions.SelectMany(v => v.Files).Select(f => f.Sha256).Distinct().ToList();
         await db.Models.Where(m => m.Id == model.Id).ExecuteDeleteAsync(cancellationToken);
         await DeleteUnreferencedAsync(db, hashes, cancellationToken);
         logger.LogInformation("Deleted model {Slug} ({Versions} versions)", model.Slug, model.Versions.Count);
-        return true;
+        return DeleteOutcome.Deleted;
     }
 
     /// <summary>Deletes one version. Versions are immutable, so the numbers of the others do not change.</summary>
-    public async Task<bool> DeleteVersionAsync(string modelIdOrSlug, int number, string userId, bool isAdmin, CancellationToken cancellationToken = default)
+    public async Task<DeleteOutcome> DeleteVersionAsync(string modelIdOrSlug, int number, string userId, bool isAdmin, CancellationToken cancellationToken = default)
     {
         var model = await FindEntityAsync(modelIdOrSlug, userId, isAdmin, cancellationToken);
         var version = model?.Versions.SingleOrDefault(v => v.Number == number);
-        if (version is null) return false;
+        if (version is null) return DeleteOutcome.NotFound;
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        if (await DeployedAsAsync(db, model!.Id, number, cancellationToken) is { } deployment) return DeleteOutcome.Deployed(deployment);
         await db.ModelVersions.Where(v => v.Id == version.Id).ExecuteDeleteAsync(cancellationToken);
         await db.Models.Where(m => m.Id == model!.Id).ExecuteUpdateAsync(s => s.SetProperty(m => m.UpdatedAt, DateTimeOffset.UtcNow), cancellationToken);
         await DeleteUnreferencedAsync(db, version.Files.Select(f => f.Sha256).Distinct().ToList(), cancellationToken);
-        return true;
+        return DeleteOutcome.Deleted;
     }
+
+    /// <summary>The name of a deployment serving the model (or that version of it), if any.</summary>
+    private static Task<string?> DeployedAsAsync(PortalDbContext db, Guid modelId, int? version, CancellationToken cancellationToken) =>
+        db.Deployments.Where(d => d.ModelId == modelId && (version == null || d.Targets.Any(t => t.Version == version)))
+            .Select(d => d.Name).FirstOrDefaultAsync(cancellationToken);
 
     private async Task DeleteUnreferencedAsync(PortalDbContext db, List<string> hashes, CancellationToken cancellationToken)
     {

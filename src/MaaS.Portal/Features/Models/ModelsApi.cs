@@ -42,11 +42,11 @@ public static class ModelsApi
             .WithSummary("The artifact: the .onnx file, or a .zip of the .onnx and its external-data files.");
 
         models.MapDelete("/{modelId}", async Task<IResult> (string modelId, ClaimsPrincipal user, ModelRegistry registry) =>
-                await registry.DeleteModelAsync(modelId, user.UserId(), user.IsAdmin()) ? TypedResults.NoContent() : NotFound(modelId))
+                Deleted(await registry.DeleteModelAsync(modelId, user.UserId(), user.IsAdmin()), modelId))
             .WithSummary("Deletes a model, its versions and the files no other version uses.");
 
         models.MapDelete("/{modelId}/versions/{version:int}", async Task<IResult> (string modelId, int version, ClaimsPrincipal user, ModelRegistry registry) =>
-                await registry.DeleteVersionAsync(modelId, version, user.UserId(), user.IsAdmin()) ? TypedResults.NoContent() : NotFound(modelId, version))
+                Deleted(await registry.DeleteVersionAsync(modelId, version, user.UserId(), user.IsAdmin()), modelId, version))
             .WithSummary("Deletes one version and the files no other version uses.");
     }
 
@@ -93,6 +93,14 @@ public static class ModelsApi
         var stream = new FileStream(zipPath, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
         return TypedResults.Stream(stream, "application/zip", $"{slug}-v{version}.zip");
     }
+
+    private static IResult Deleted(DeleteOutcome outcome, string modelId, int? version = null) => outcome switch
+    {
+        { Done: true } => TypedResults.NoContent(),
+        { DeployedAs: { } deployment } => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Deployed",
+            detail: $"Deployment '{deployment}' serves {(version is null ? "this model" : $"version {version}")}; undeploy it or move it to another version first."),
+        _ => NotFound(modelId, version),
+    };
 
     private static IResult NotFound(string modelId, int? version = null) => TypedResults.Problem(statusCode: 404,
         title: "Model not found", detail: version is null ? $"There is no model '{modelId}' of yours." : $"Model '{modelId}' has no version {version} of yours.");

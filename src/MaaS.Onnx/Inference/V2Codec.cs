@@ -1,0 +1,703 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace MaaS.Onnx.Inference;
+
+/// <summary>
+/// The Open Inference Protocol (KServe V2) REST body codec, with Triton's binary tensor data extension. Requests are
+/// read in one forward pass with <see cref="Utf8JsonReader"/> (depth-limited), and nothing they declare is trusted: a
+/// shape's product is checked against the limits before anything is allocated, must equal the number of values sent
+/// (JSON) or the bytes sent (binary), and buffers grow with the values actually present, never with the declared size.
+/// Every fault is an <see cref="InferenceRequestException"/> whose message names the input and the problem.
+/// <para>
+/// Data may be flat or nested; nested data must follow the shape exactly (no ragged rows), so a mistake in the
+/// nesting cannot pass just because the value count happens to match. BYTES travel as JSON strings (UTF-8) or, in
+/// binary, as a 4-byte little-endian length then the bytes, per element; ONNX strings are UTF-8, so invalid UTF-8 is
+/// refused. FP16 and BF16 travel as JSON numbers, rounded to the nearest representable value. NaN and infinities are
+/// refused unless <see cref="V2RequestLimits.AllowNonFiniteFloats"/>, in which case JSON spells them "NaN",
+/// "Infinity", "-Infinity" (strings, as standard JSON has no such numbers); responses spell them the same way.
+/// </para>
+/// </summary>
+public static partial class V2Codec
+{
+    private const int MaxParameters = 128;
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// Parses an inference request. <paramref name="headerLength"/> is the <c>Inference-Header-Content-Length</c>
+    /// header: null when absent (the whole body is JSON), otherwise the JSON's length, with the binary tensors of inputs
+    /// that carry <c>binary_data_size</c> after it, in input order. A header of 0 (a raw binary request) needs the
+    /// model's signature: use <see cref="ParseRawBinaryRequest"/>.
+    /// </summary>
+    public static InferenceRequest ParseRequest(ReadOnlyMemory<byte> body, long? headerLength = null, V2RequestLimits? limits = null)
+    {
+        var state = Begin(body, headerLength, limits ?? V2RequestLimits.Default, "request");
+        var reader = new Utf8JsonReader(state.Json.Span, new JsonReaderOptions { MaxDepth = state.Limits.MaxDepth });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                throw Bad("The request should be a JSON object with \"inputs\".");
+            string? id = null;
+            IReadOnlyDictionary<string, JsonElement>? parameters = null;
+            List<InferenceTensor>? inputs = null;
+            List<RequestedOutput>? outputs = null;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var property = reader.GetString()!;
+                reader.Read();
+                if (property is "id" or "parameters" or "inputs" or "outputs" && !seen.Add(property))
+                    throw Bad($"The request has \"{property}\" twice.");
+                switch (property)
+                {
+                    case "id":
+                        if (reader.TokenType != JsonTokenType.String) throw Bad("\"id\" should be a string.");
+                        id = reader.GetString();
+                        break;
+                    case "parameters":
+                        parameters = ReadParameters(ref reader, "the request");
+                        break;
+                    case "inputs":
+                        inputs = ReadTensors(ref reader, state, "input", state.Limits.MaxInputs);
+                        break;
+                    case "outputs":
+                        outputs = ReadRequestedOutputs(ref reader, state.Limits);
+                        break;
+                    default:
+                        reader.Skip();
+                        break;
+                }
+            }
+            End(ref reader, state, "request");
+            if (inputs is null) throw Bad("The request has no \"inputs\".");
+            parameters ??= InferenceRequest.EmptyParameters;
+            var binaryOutput = parameters.TryGetValue("binary_data_output", out var flag) && Flag(flag, "the request's binary_data_output");
+            return new InferenceRequest(id, parameters, inputs, outputs, binaryOutput);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            throw NotJson(ex, "request");
+        }
+    }
+
+    /// <summary>
+    /// A raw binary request (<c>Inference-Header-Content-Length: 0</c>): the body is the one input's tensor, with no
+    /// JSON at all. The model must take exactly one tensor input with at most one variable dimension, which the body's
+    /// length decides; a BYTES input takes the whole body as one element of shape [1]. Every output comes back binary.
+    /// </summary>
+    public static InferenceRequest ParseRawBinaryRequest(ReadOnlyMemory<byte> body, ModelSignature model, V2RequestLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        limits ??= V2RequestLimits.Default;
+        CheckBodySize(body.Length, limits);
+        if (model.Inputs.Count != 1)
+            throw Bad($"A raw binary request (Inference-Header-Content-Length: 0) needs a model with exactly one input; this one takes {model.Inputs.Count}.");
+        var spec = model.Inputs[0];
+        if (!spec.IsTensor || V2Datatypes.NameOf(spec.ElementType) is null)
+            throw Bad($"input '{spec.Name}': the model takes a {spec.OnnxType}, which a raw binary request cannot carry.");
+        InferenceTensor tensor;
+        if (spec.ElementType == TensorElementType.String)
+        {
+            tensor = InferenceTensor.FromStrings(spec.Name, [1], [DecodeUtf8(body.Span, $"input '{spec.Name}'", 1)]);
+        }
+        else
+        {
+            var variable = spec.Shape.Count(d => d < 0);
+            if (variable > 1)
+                throw Bad($"input '{spec.Name}': shape {InferenceTensor.FormatShape(spec.Shape)} has {variable} variable dimensions; a raw binary request can only fill one. Send a JSON header instead.");
+            var size = V2Datatypes.ElementSize(spec.ElementType);
+            long fixedBytes = size;
+            foreach (var dim in spec.Shape.Where(d => d >= 0)) fixedBytes = checked(fixedBytes * dim);
+            long[] shape;
+            if (fixedBytes == 0 ? body.Length != 0 : body.Length % fixedBytes != 0 || variable == 0 && body.Length != fixedBytes)
+            {
+                throw Bad($"input '{spec.Name}': {body.Length} bytes do not fill shape {InferenceTensor.FormatShape(spec.Shape)} of {V2Datatypes.Name(spec.ElementType)} ({fixedBytes} bytes per step).");
+            }
+            var rows = fixedBytes == 0 ? 0 : body.Length / fixedBytes;
+            shape = spec.Shape.Select(d => d < 0 ? rows : d).ToArray();
+            var count = ElementCount(shape, $"input '{spec.Name}'", limits);
+            tensor = InferenceTensor.FromBytes(spec.Name, spec.ElementType, shape, body);
+            CheckBinaryValues(tensor.Data.Span, spec.ElementType, $"input '{spec.Name}'", limits, count);
+        }
+        return new InferenceRequest(null, InferenceRequest.EmptyParameters, [tensor], null, BinaryDataOutput: true);
+    }
+
+    /// <summary>
+    /// Parses a V2 inference response (what a client receives), with binary outputs after the header when
+    /// <paramref name="headerLength"/> is given. Outputs are read with the same checks as request inputs.
+    /// </summary>
+    public static InferenceResponse ParseResponse(ReadOnlyMemory<byte> body, long? headerLength = null, V2RequestLimits? limits = null)
+    {
+        var state = Begin(body, headerLength, limits ?? V2RequestLimits.Default, "response");
+        var reader = new Utf8JsonReader(state.Json.Span, new JsonReaderOptions { MaxDepth = state.Limits.MaxDepth });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw Bad("The response should be a JSON object.");
+            string? modelName = null, modelVersion = null, id = null;
+            IReadOnlyDictionary<string, JsonElement>? parameters = null;
+            List<InferenceTensor>? outputs = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var property = reader.GetString()!;
+                reader.Read();
+                switch (property)
+                {
+                    case "model_name" or "model_version" or "id":
+                        if (reader.TokenType != JsonTokenType.String) throw Bad($"\"{property}\" should be a string.");
+                        if (property == "model_name") modelName = reader.GetString();
+                        else if (property == "model_version") modelVersion = reader.GetString();
+                        else id = reader.GetString();
+                        break;
+                    case "parameters":
+                        parameters = ReadParameters(ref reader, "the response");
+                        break;
+                    case "outputs":
+                        outputs = ReadTensors(ref reader, state, "output", state.Limits.MaxOutputs);
+                        break;
+                    default:
+                        reader.Skip();
+                        break;
+                }
+            }
+            End(ref reader, state, "response");
+            if (modelName is null || outputs is null) throw Bad("The response needs \"model_name\" and \"outputs\".");
+            var binary = state.BinaryNames.ToHashSet(StringComparer.Ordinal);
+            return new InferenceResponse(modelName, modelVersion, id, outputs, binary, parameters);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            throw NotJson(ex, "response");
+        }
+    }
+
+    private sealed class ParseState(V2RequestLimits limits, ReadOnlyMemory<byte> json, ReadOnlyMemory<byte> binary, bool hasHeader)
+    {
+        public V2RequestLimits Limits { get; } = limits;
+        public ReadOnlyMemory<byte> Json { get; } = json;
+        public ReadOnlyMemory<byte> Binary { get; } = binary;
+        public bool HasHeader { get; } = hasHeader;
+        public long BinaryOffset { get; set; }
+        public long TotalElements { get; set; }
+        public List<string> BinaryNames { get; } = [];
+    }
+
+    private static ParseState Begin(ReadOnlyMemory<byte> body, long? headerLength, V2RequestLimits limits, string what)
+    {
+        CheckBodySize(body.Length, limits);
+        if (headerLength is not { } length) return new ParseState(limits, body, ReadOnlyMemory<byte>.Empty, false);
+        if (length == 0 && what == "request")
+            throw Bad("Inference-Header-Content-Length: 0 marks a raw binary request, which needs the model's signature (ParseRawBinaryRequest).");
+        if (length <= 0 || length > body.Length)
+            throw Bad($"Inference-Header-Content-Length is {length}, but the body has {body.Length} bytes.");
+        return new ParseState(limits, body[..(int)length], body[(int)length..], true);
+    }
+
+    private static void End(ref Utf8JsonReader reader, ParseState state, string what)
+    {
+        if (reader.TokenType != JsonTokenType.EndObject) throw Bad($"The {what} should be a JSON object of named fields.");
+        if (reader.Read()) throw Bad($"The {what} has more after its JSON object.");
+        var left = state.Binary.Length - state.BinaryOffset;
+        if (left != 0) throw Bad($"{left} bytes follow the JSON header that no tensor claims with binary_data_size.");
+    }
+
+    private static void CheckBodySize(long length, V2RequestLimits limits)
+    {
+        if (length > limits.MaxRequestBytes)
+            throw new InferenceRequestTooLargeException($"The body is {length:N0} bytes, over the limit of {limits.MaxRequestBytes:N0}.");
+    }
+
+    private static InferenceRequestException NotJson(Exception ex, string what)
+    {
+        if (ex is JsonException json)
+        {
+            var where = json.LineNumber is { } line ? $" (line {line + 1}, byte {json.BytePositionInLine + 1})" : "";
+            return Bad($"The {what} is not valid JSON{where}: {FirstSentence(json.Message)}");
+        }
+        return Bad($"The {what} is not valid JSON: {FirstSentence(ex.Message)}");
+    }
+
+    private static IReadOnlyDictionary<string, JsonElement> ReadParameters(ref Utf8JsonReader reader, string owner)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject) throw Bad($"{Capital(owner)}: \"parameters\" should be an object.");
+        var parameters = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString()!;
+            reader.Read();
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False))
+                throw Bad($"{Capital(owner)}: parameter '{name}' should be a string, number or boolean.");
+            if (parameters.Count >= MaxParameters) throw Bad($"{Capital(owner)} has more than {MaxParameters} parameters.");
+            if (!parameters.TryAdd(name, JsonElement.ParseValue(ref reader))) throw Bad($"{Capital(owner)} has parameter '{name}' twice.");
+        }
+        return parameters;
+    }
+
+    private static bool Flag(JsonElement value, string what) => value.ValueKind switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => throw Bad($"{Capital(what)} should be true or false."),
+    };
+
+    private static List<RequestedOutput> ReadRequestedOutputs(ref Utf8JsonReader reader, V2RequestLimits limits)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray) throw Bad("\"outputs\" should be an array of {\"name\": ...} objects.");
+        var outputs = new List<RequestedOutput>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            var position = outputs.Count + 1;
+            if (reader.TokenType != JsonTokenType.StartObject) throw Bad($"Requested output {position} is not a JSON object.");
+            if (outputs.Count >= limits.MaxOutputs) throw Bad($"The request asks for more than {limits.MaxOutputs} outputs.");
+            string? name = null;
+            var parameters = InferenceRequest.EmptyParameters;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var property = reader.GetString();
+                reader.Read();
+                if (property == "name") name = ReadName(ref reader, $"Requested output {position}", limits);
+                else if (property == "parameters") parameters = ReadParameters(ref reader, $"requested output {position}");
+                else reader.Skip();
+            }
+            if (name is null) throw Bad($"Requested output {position} has no \"name\".");
+            if (!names.Add(name)) throw Bad($"output '{name}' is requested twice.");
+            RejectUnsupported(parameters, $"output '{name}'");
+            if (parameters.ContainsKey("classification"))
+                throw Bad($"output '{name}': the classification extension is not supported; ask for the raw output.");
+            bool? binary = parameters.TryGetValue("binary_data", out var flag) ? Flag(flag, $"output '{name}': binary_data") : null;
+            outputs.Add(new RequestedOutput(name, binary, parameters));
+        }
+        return outputs;
+    }
+
+    private static void RejectUnsupported(IReadOnlyDictionary<string, JsonElement> parameters, string owner)
+    {
+        if (parameters.ContainsKey("shared_memory_region"))
+            throw Bad($"{owner}: shared memory is not supported; send the data in the body.");
+    }
+
+    private static string ReadName(ref Utf8JsonReader reader, string owner, V2RequestLimits limits)
+    {
+        var name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        if (string.IsNullOrEmpty(name) || name.Length > limits.MaxNameLength)
+            throw Bad($"{owner}: \"name\" should be a string of 1 to {limits.MaxNameLength} characters.");
+        return name;
+    }
+
+    private static List<InferenceTensor> ReadTensors(ref Utf8JsonReader reader, ParseState state, string kind, int max)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray) throw Bad($"\"{kind}s\" should be an array of tensors.");
+        var tensors = new List<InferenceTensor>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject) throw Bad($"{Capital(kind)} {tensors.Count + 1} is not a JSON object.");
+            if (tensors.Count >= max) throw Bad($"The body has more than {max} {kind}s, the limit.");
+            var tensor = ReadTensor(ref reader, state, kind, tensors.Count + 1);
+            if (!names.Add(tensor.Name)) throw Bad($"{kind} '{tensor.Name}' appears twice.");
+            tensors.Add(tensor);
+        }
+        return tensors;
+    }
+
+    private static InferenceTensor ReadTensor(ref Utf8JsonReader reader, ParseState state, string kind, int position)
+    {
+        string? name = null, datatype = null;
+        var parameters = InferenceRequest.EmptyParameters;
+        bool hasShape = false, hasData = false, hasDatatype = false;
+        Utf8JsonReader shapeReader = default, dataReader = default;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var property = reader.GetString();
+            reader.Read();
+            switch (property)
+            {
+                case "name":
+                    name = ReadName(ref reader, $"{Capital(kind)} {position}", state.Limits);
+                    break;
+                case "datatype":
+                    hasDatatype = true;
+                    datatype = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    break;
+                case "parameters":
+                    parameters = ReadParameters(ref reader, $"{kind} {position}");
+                    break;
+                case "shape":
+                    // Keys come in any order: shape and data are read once the name and datatype are known.
+                    shapeReader = reader;
+                    hasShape = true;
+                    reader.Skip();
+                    break;
+                case "data":
+                    dataReader = reader;
+                    hasData = true;
+                    reader.Skip();
+                    break;
+                default:
+                    reader.Skip();
+                    break;
+            }
+        }
+        if (name is null) throw Bad($"{Capital(kind)} {position} has no \"name\".");
+        var label = $"{kind} '{name}'";
+        if (!hasDatatype) throw Bad($"{label} has no \"datatype\" (one of {string.Join(", ", V2Datatypes.All)}).");
+        if (!V2Datatypes.TryParse(datatype, out var type))
+            throw Bad($"{label}: datatype {(datatype is null ? "should be a string" : $"'{datatype}' is not one of")} {string.Join(", ", V2Datatypes.All)}.");
+        if (!hasShape) throw Bad($"{label} has no \"shape\".");
+        var shape = ReadShape(ref shapeReader, label, state.Limits);
+        var count = ElementCount(shape, label, state.Limits);
+        state.TotalElements += count;
+        if (state.TotalElements > state.Limits.MaxTotalElements)
+            throw new InferenceRequestTooLargeException($"The tensors hold more than {state.Limits.MaxTotalElements:N0} values in all, the limit.");
+        RejectUnsupported(parameters, label);
+
+        if (parameters.TryGetValue("binary_data_size", out var sizeElement))
+        {
+            if (!state.HasHeader)
+                throw Bad($"{label}: binary_data_size needs the Inference-Header-Content-Length header to say where the JSON ends.");
+            if (hasData) throw Bad($"{label} has both \"data\" and binary_data_size; send one.");
+            if (sizeElement.ValueKind != JsonValueKind.Number || !sizeElement.TryGetInt64(out var size) || size < 0)
+                throw Bad($"{label}: binary_data_size should be a whole number of bytes.");
+            state.BinaryNames.Add(name);
+            return ReadBinary(state, name, label, type, shape, count, size);
+        }
+        if (!hasData) throw Bad($"{label} has no \"data\".");
+        return ReadJsonData(ref dataReader, name, label, type, shape, count, state.Limits);
+    }
+
+    private static long[] ReadShape(ref Utf8JsonReader reader, string label, V2RequestLimits limits)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray) throw Bad($"{label}: \"shape\" should be an array of whole numbers.");
+        var dims = new List<long>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (dims.Count >= limits.MaxRank) throw Bad($"{label}: the shape has more than {limits.MaxRank} dimensions, the limit.");
+            if (reader.TokenType != JsonTokenType.Number) throw Bad($"{label}: \"shape\" should be an array of whole numbers.");
+            if (reader.TryGetInt64(out var dim))
+            {
+                if (dim < 0) throw Bad($"{label}: dimension {dims.Count} is {dim}; a request gives every dimension's size (0 or more).");
+                dims.Add(dim);
+            }
+            else if (reader.TryGetUInt64(out _))
+            {
+                throw new InferenceRequestTooLargeException($"{label}: dimension {dims.Count} is {Encoding.UTF8.GetString(reader.ValueSpan)}, more than any tensor this server takes.");
+            }
+            else
+            {
+                throw Bad($"{label}: dimension {dims.Count} ({Text(ref reader)}) is not a whole number.");
+            }
+        }
+        return dims.ToArray();
+    }
+
+    /// <summary>The shape's product, checked against the limit before each multiplication, so it cannot overflow.</summary>
+    private static long ElementCount(long[] shape, string label, V2RequestLimits limits)
+    {
+        long count = 1;
+        foreach (var dim in shape)
+        {
+            if (dim != 0 && count > limits.MaxElementsPerTensor / dim)
+            {
+                // The product may not even fit a long; say so without computing it.
+                throw new InferenceRequestTooLargeException($"{label}: shape {InferenceTensor.FormatShape(shape)} is more than {limits.MaxElementsPerTensor:N0} values, the limit per tensor.");
+            }
+            count *= dim;
+        }
+        // A zero dimension anywhere makes an empty tensor, whatever the other dimensions say.
+        return shape.Contains(0) ? 0 : count;
+    }
+
+    private static InferenceTensor ReadBinary(ParseState state, string name, string label, TensorElementType type, long[] shape, long count, long size)
+    {
+        var left = state.Binary.Length - state.BinaryOffset;
+        if (size > left)
+            throw Bad($"{label}: binary_data_size is {size} but only {left} bytes follow the JSON header{(state.BinaryOffset > 0 ? " after the earlier tensors" : "")}.");
+        var bytes = state.Binary.Slice((int)state.BinaryOffset, (int)size);
+        state.BinaryOffset += size;
+        if (type == TensorElementType.String) return InferenceTensor.FromStrings(name, shape, ReadBinaryStrings(bytes.Span, label, shape, count));
+        var expected = count * V2Datatypes.ElementSize(type);
+        if (size != expected)
+            throw Bad($"{label}: shape {InferenceTensor.FormatShape(shape)} of {V2Datatypes.Name(type)} needs {expected} bytes, binary_data_size is {size}.");
+        CheckBinaryValues(bytes.Span, type, label, state.Limits, count);
+        return InferenceTensor.FromBytes(name, type, shape, bytes);
+    }
+
+    /// <summary>BOOL bytes must be 0 or 1 (other values are not a .NET or ONNX bool); floats finite unless allowed.</summary>
+    private static void CheckBinaryValues(ReadOnlySpan<byte> bytes, TensorElementType type, string label, V2RequestLimits limits, long count)
+    {
+        if (type == TensorElementType.Bool)
+        {
+            var bad = bytes.IndexOfAnyExcept((byte)0, (byte)1);
+            if (bad >= 0) throw Bad($"{label}: value {bad + 1} is byte {bytes[bad]}; BOOL is 1 byte, 0 or 1.");
+            return;
+        }
+        if (limits.AllowNonFiniteFloats || !V2Datatypes.IsFloatingPoint(type)) return;
+        var index = type switch
+        {
+            TensorElementType.Float => FirstNonFinite(MemoryMarshal.Cast<byte, float>(bytes), float.IsFinite),
+            TensorElementType.Double => FirstNonFinite(MemoryMarshal.Cast<byte, double>(bytes), double.IsFinite),
+            TensorElementType.Float16 => FirstNonFinite(MemoryMarshal.Cast<byte, Half>(bytes), Half.IsFinite),
+            _ => FirstNonFinite(MemoryMarshal.Cast<byte, ushort>(bytes), bits => float.IsFinite(BFloat16Bits.ToSingle(bits))),
+        };
+        if (index >= 0) throw Bad($"{label}: value {index + 1} of {count} is NaN or infinite; only finite numbers are accepted.");
+    }
+
+    private static int FirstNonFinite<T>(ReadOnlySpan<T> values, Func<T, bool> isFinite)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (!isFinite(values[i])) return i;
+        }
+        return -1;
+    }
+
+    private static string[] ReadBinaryStrings(ReadOnlySpan<byte> bytes, string label, long[] shape, long count)
+    {
+        // Each element takes at least its 4-byte length, so the count the shape declares is bounded by the bytes sent.
+        if (count > bytes.Length / 4)
+            throw Bad($"{label}: shape {InferenceTensor.FormatShape(shape)} needs {count} BYTES elements, but {bytes.Length} bytes cannot hold that many.");
+        var strings = new string[count];
+        var offset = 0;
+        for (var i = 0; i < count; i++)
+        {
+            if (bytes.Length - offset < 4) throw Bad($"{label}: BYTES element {i + 1} has no 4-byte length; the data ends at byte {offset}.");
+            var length = BinaryPrimitives.ReadUInt32LittleEndian(bytes[offset..]);
+            offset += 4;
+            if (length > (uint)(bytes.Length - offset))
+                throw Bad($"{label}: BYTES element {i + 1} says it has {length} bytes, but only {bytes.Length - offset} are left.");
+            strings[i] = DecodeUtf8(bytes.Slice(offset, (int)length), label, i + 1);
+            offset += (int)length;
+        }
+        if (offset != bytes.Length)
+            throw Bad($"{label}: shape {InferenceTensor.FormatShape(shape)} needs {count} BYTES elements, but {bytes.Length - offset} bytes are left after them.");
+        return strings;
+    }
+
+    private static string DecodeUtf8(ReadOnlySpan<byte> bytes, string label, int element)
+    {
+        try
+        {
+            return StrictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw Bad($"{label}: BYTES element {element} is not valid UTF-8; ONNX string tensors hold UTF-8 text.");
+        }
+    }
+
+    private delegate bool ValueReader<T>(ref Utf8JsonReader reader, V2RequestLimits limits, out T value);
+
+    private static InferenceTensor ReadJsonData(ref Utf8JsonReader reader, string name, string label, TensorElementType type, long[] shape, long count, V2RequestLimits limits)
+    {
+        var datatype = V2Datatypes.Name(type);
+        if (type == TensorElementType.String)
+        {
+            var strings = new List<string>((int)Math.Min(count, 4096));
+            Walk(ref reader, label, datatype, shape, count, (ref Utf8JsonReader r, long index) =>
+            {
+                if (r.TokenType != JsonTokenType.String) return false;
+                if (index < count) strings.Add(r.GetString()!);
+                return true;
+            });
+            return InferenceTensor.FromStrings(name, shape, strings.ToArray());
+        }
+        var data = type switch
+        {
+            TensorElementType.Bool => ReadFixed<bool>(ref reader, label, datatype, shape, count, limits, ReadBool),
+            TensorElementType.UInt8 => ReadFixed<byte>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out byte v) => IsNumber(ref r, out v) && r.TryGetByte(out v)),
+            TensorElementType.UInt16 => ReadFixed<ushort>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out ushort v) => IsNumber(ref r, out v) && r.TryGetUInt16(out v)),
+            TensorElementType.UInt32 => ReadFixed<uint>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out uint v) => IsNumber(ref r, out v) && r.TryGetUInt32(out v)),
+            TensorElementType.UInt64 => ReadFixed<ulong>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out ulong v) => IsNumber(ref r, out v) && r.TryGetUInt64(out v)),
+            TensorElementType.Int8 => ReadFixed<sbyte>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out sbyte v) => IsNumber(ref r, out v) && r.TryGetSByte(out v)),
+            TensorElementType.Int16 => ReadFixed<short>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out short v) => IsNumber(ref r, out v) && r.TryGetInt16(out v)),
+            TensorElementType.Int32 => ReadFixed<int>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out int v) => IsNumber(ref r, out v) && r.TryGetInt32(out v)),
+            TensorElementType.Int64 => ReadFixed<long>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out long v) => IsNumber(ref r, out v) && r.TryGetInt64(out v)),
+            TensorElementType.Float => ReadFixed<float>(ref reader, label, datatype, shape, count, limits, ReadSingle),
+            TensorElementType.Double => ReadFixed<double>(ref reader, label, datatype, shape, count, limits, ReadDouble),
+            TensorElementType.Float16 => ReadFixed<Half>(ref reader, label, datatype, shape, count, limits, ReadHalf),
+            _ => ReadFixed<ushort>(ref reader, label, datatype, shape, count, limits, ReadBFloat16),
+        };
+        return InferenceTensor.FromBytes(name, type, shape, data);
+    }
+
+    private static byte[] ReadFixed<T>(ref Utf8JsonReader reader, string label, string datatype, long[] shape, long count, V2RequestLimits limits, ValueReader<T> read)
+        where T : unmanaged
+    {
+        // Grow with the values present, capped at the declared count: a tiny body declaring a huge shape allocates little.
+        var values = new T[(int)Math.Min(count, 4096)];
+        Walk(ref reader, label, datatype, shape, count, (ref Utf8JsonReader r, long index) =>
+        {
+            if (!read(ref r, limits, out var value)) return false;
+            if (index < count)
+            {
+                if (index == values.Length) Array.Resize(ref values, (int)Math.Min(count, (long)values.Length * 2));
+                values[index] = value;
+            }
+            return true;
+        });
+        return MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+    }
+
+    private delegate bool ValueSink(ref Utf8JsonReader reader, long index);
+
+    /// <summary>
+    /// Walks a flat or nested "data" array, handing each value to <paramref name="sink"/> with its row-major index.
+    /// Flat data may hold any number of values (the count is checked at the end); nested data must nest exactly as deep
+    /// as the shape, with every array as long as its dimension.
+    /// </summary>
+    private static void Walk(ref Utf8JsonReader reader, string label, string datatype, long[] shape, long count, ValueSink sink)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray) throw Bad($"{label}: \"data\" should be an array of values.");
+        var lengths = new long[Math.Max(shape.Length, 1) + 1];
+        var depth = 1;
+        bool? nested = null;
+        long index = 0;
+        while (depth > 0 && reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartArray:
+                    if (nested == false) throw Bad($"{label}: \"data\" mixes values and arrays; send it flat or nested like shape {InferenceTensor.FormatShape(shape)}.");
+                    nested = true;
+                    if (depth >= shape.Length)
+                        throw Bad($"{label}: \"data\" is nested deeper than shape {InferenceTensor.FormatShape(shape)} ({shape.Length} dimension{(shape.Length == 1 ? "" : "s")}).");
+                    lengths[depth - 1]++;
+                    depth++;
+                    lengths[depth - 1] = 0;
+                    break;
+                case JsonTokenType.EndArray:
+                    if (nested == true && lengths[depth - 1] != shape[depth - 1])
+                    {
+                        throw Bad($"{label}: nested \"data\" does not follow shape {InferenceTensor.FormatShape(shape)}: an array at depth {depth} has {lengths[depth - 1]} entries, dimension {depth - 1} is {shape[depth - 1]}.");
+                    }
+                    depth--;
+                    break;
+                default:
+                    if (nested == true && depth != shape.Length)
+                        throw Bad($"{label}: \"data\" mixes values and arrays; send it flat or nested like shape {InferenceTensor.FormatShape(shape)}.");
+                    nested ??= false;
+                    if (!sink(ref reader, index))
+                    {
+                        throw Bad($"{label}: value {index + 1} ({Text(ref reader)}) is not a valid {datatype}{Range(datatype)}.");
+                    }
+                    lengths[depth - 1]++;
+                    index++;
+                    break;
+            }
+        }
+        if (index != count) throw Bad($"{label}: shape {InferenceTensor.FormatShape(shape)} needs {count} values, got {index}.");
+    }
+
+    private static string Range(string datatype) => datatype switch
+    {
+        V2Datatypes.Bool => " (true or false)",
+        V2Datatypes.UInt8 => " (a whole number from 0 to 255)",
+        V2Datatypes.UInt16 => " (a whole number from 0 to 65535)",
+        V2Datatypes.UInt32 => " (a whole number from 0 to 4294967295)",
+        V2Datatypes.UInt64 => " (a whole number from 0 to 18446744073709551615)",
+        V2Datatypes.Int8 => " (a whole number from -128 to 127)",
+        V2Datatypes.Int16 => " (a whole number from -32768 to 32767)",
+        V2Datatypes.Int32 => " (a whole number from -2147483648 to 2147483647)",
+        V2Datatypes.Int64 => " (a whole number from -9223372036854775808 to 9223372036854775807)",
+        V2Datatypes.Fp16 => " (a finite number within ±65504)",
+        V2Datatypes.Bytes => " (a string)",
+        _ => " (a finite number)",
+    };
+
+    private static bool IsNumber<T>(ref Utf8JsonReader reader, out T value)
+    {
+        value = default!;
+        return reader.TokenType == JsonTokenType.Number;
+    }
+
+    private static bool ReadBool(ref Utf8JsonReader reader, V2RequestLimits limits, out bool value)
+    {
+        value = reader.TokenType == JsonTokenType.True;
+        return reader.TokenType is JsonTokenType.True or JsonTokenType.False;
+    }
+
+    /// <summary>
+    /// A JSON number as a double; with non-finite values allowed, also the strings "NaN", "Infinity", "-Infinity".
+    /// Numbers too large for a double come out infinite and are refused like any other non-finite value.
+    /// </summary>
+    private static bool ReadReal(ref Utf8JsonReader reader, V2RequestLimits limits, out double value)
+    {
+        value = 0;
+        if (reader.TokenType == JsonTokenType.Number) return reader.TryGetDouble(out value) && double.IsFinite(value);
+        if (reader.TokenType != JsonTokenType.String || !limits.AllowNonFiniteFloats) return false;
+        if (reader.ValueTextEquals("NaN"u8)) value = double.NaN;
+        else if (reader.ValueTextEquals("Infinity"u8)) value = double.PositiveInfinity;
+        else if (reader.ValueTextEquals("-Infinity"u8)) value = double.NegativeInfinity;
+        else return false;
+        return true;
+    }
+
+    private static bool ReadSingle(ref Utf8JsonReader reader, V2RequestLimits limits, out float value)
+    {
+        // TryGetSingle rounds the decimal text to float directly (no double rounding).
+        if (reader.TokenType == JsonTokenType.Number)
+            return reader.TryGetSingle(out value) && float.IsFinite(value);
+        var real = ReadReal(ref reader, limits, out var d);
+        value = (float)d;
+        return real;
+    }
+
+    private static bool ReadDouble(ref Utf8JsonReader reader, V2RequestLimits limits, out double value) => ReadReal(ref reader, limits, out value);
+
+    private static bool ReadHalf(ref Utf8JsonReader reader, V2RequestLimits limits, out Half value)
+    {
+        var ok = ReadReal(ref reader, limits, out var d);
+        value = (Half)d;
+        // A finite number beyond ±65504 becomes infinite in FP16: refuse it rather than send infinity.
+        return ok && (Half.IsFinite(value) || !double.IsFinite(d));
+    }
+
+    private static bool ReadBFloat16(ref Utf8JsonReader reader, V2RequestLimits limits, out ushort value)
+    {
+        var ok = ReadReal(ref reader, limits, out var d);
+        value = BFloat16Bits.FromSingle((float)d);
+        return ok && (float.IsFinite(BFloat16Bits.ToSingle(value)) || !double.IsFinite(d));
+    }
+
+    private static string Text(ref Utf8JsonReader reader)
+    {
+        var text = reader.TokenType switch
+        {
+            JsonTokenType.StartObject => "an object",
+            JsonTokenType.Null => "null",
+            JsonTokenType.True => "true",
+            JsonTokenType.False => "false",
+            JsonTokenType.String => $"\"{reader.GetString()}\"",
+            _ => Encoding.UTF8.GetString(reader.ValueSpan),
+        };
+        return text.Length > 40 ? text[..40] + "…" : text;
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var end = message.IndexOf(". ", StringComparison.Ordinal);
+        return end > 0 ? message[..(end + 1)] : message;
+    }
+
+    private static string Capital(string text) => text.Length == 0 ? text : char.ToUpper(text[0], CultureInfo.InvariantCulture) + text[1..];
+
+    private static InferenceRequestException Bad(string message) => new(message);
+}
+
+/// <summary>bfloat16 is the top 16 bits of a float32; rounding to nearest even when narrowing, NaN kept a NaN.</summary>
+internal static class BFloat16Bits
+{
+    public static ushort FromSingle(float value)
+    {
+        var bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
+        var rounding = 0x7FFFu + ((bits >> 16) & 1);
+        return (ushort)((bits + rounding) >> 16);
+    }
+
+    public static float ToSingle(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
+}

@@ -1,0 +1,155 @@
+using System.Security.Cryptography;
+using MaaS.Onnx.Inference;
+using MaaS.Portal.Data;
+using MaaS.Portal.Features.Models;
+using MaaS.Portal.Jobs;
+using MaaS.Portal.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace MaaS.Portal.Features.Deployments;
+
+public sealed record DeployArguments(Guid DeploymentId);
+
+/// <summary>
+/// Brings the host in line with one deployment's row: checks each version's artifact against its recorded SHA-256,
+/// loads and warms it up (the new session before the old one goes), switches the traffic, records cold start and
+/// memory, and marks the deployment Ready — or Failed with the reason, leaving what served before serving. Running it
+/// again is harmless: versions already loaded with the same settings are kept.
+/// </summary>
+public sealed class DeployJob(
+    IDbContextFactory<PortalDbContext> dbFactory,
+    ModelHost host,
+    BlobStore blobs,
+    DataPaths paths,
+    ILogger<DeployJob> logger) : IPortalJob
+{
+    public const string Kind = "deploy";
+
+    public async Task<object?> ExecuteAsync(JobContext context, CancellationToken cancellationToken)
+    {
+        var args = context.Arguments<DeployArguments>();
+        await context.ReportAsync(0.02, "checking artifacts", cancellationToken);
+        var outcome = await ApplyAsync(args.DeploymentId, (fraction, stage) => context.ReportAsync(fraction, stage, cancellationToken), cancellationToken);
+        if (outcome.Failure is { } failure) throw new JobFailedException(failure);
+        context.Summary = outcome.Summary;
+        return new { deployment = outcome.Name };
+    }
+
+    public sealed record Outcome(string Name, string? Summary, string? Failure);
+
+    /// <summary>The work of the job, also run by the reconciler at start-up (without a job record).</summary>
+    public async Task<Outcome> ApplyAsync(Guid deploymentId, Func<double, string, Task>? progress, CancellationToken cancellationToken)
+    {
+        progress ??= (_, _) => Task.CompletedTask;
+        Deployment deployment;
+        List<ModelVersion> versions;
+        await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
+        {
+            var row = await db.Deployments.AsNoTracking().Include(d => d.Targets).SingleOrDefaultAsync(d => d.Id == deploymentId, cancellationToken);
+            if (row is null) return new Outcome("", null, "The deployment was removed before it could be loaded.");
+            deployment = row;
+            var numbers = deployment.Targets.Select(t => t.Version).ToList();
+            versions = await db.ModelVersions.AsNoTracking().Include(v => v.Files)
+                .Where(v => v.ModelId == deployment.ModelId && numbers.Contains(v.Number)).ToListAsync(cancellationToken);
+            await SetStateAsync(db, deployment, DeploymentStates.Loading, null, cancellationToken);
+        }
+
+        try
+        {
+            var served = new List<ServedVersion>();
+            foreach (var target in deployment.Targets.OrderBy(t => t.Version))
+            {
+                var version = versions.SingleOrDefault(v => v.Number == target.Version)
+                    ?? throw new DeploymentFailedException($"Version {target.Version} no longer exists.");
+                await progress(0.05 + 0.25 * served.Count / deployment.Targets.Count, $"checking v{version.Number}");
+                served.Add(new ServedVersion(version.Number, target.Weight, await MaterialiseAsync(version, cancellationToken)));
+            }
+
+            await progress(0.35, "loading and warming up");
+            var report = await host.ApplyAsync(deployment.Name, served, SettingsOf(deployment), cancellationToken);
+
+            await using var db = await dbFactory.CreateDbContextAsync(CancellationToken.None);
+            var now = DateTimeOffset.UtcNow;
+            // Only the generation this run loaded may mark itself Ready: a newer change has its own job coming.
+            var updated = await db.Deployments.Where(d => d.Id == deploymentId && d.Generation == deployment.Generation)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(d => d.State, DeploymentStates.Ready)
+                    .SetProperty(d => d.StateMessage, report.Notes.Count == 0 ? null : string.Join(" ", report.Notes))
+                    .SetProperty(d => d.ColdStartMilliseconds, report.ColdStart.TotalMilliseconds)
+                    .SetProperty(d => d.ResidentMemoryBytes, d => report.MemoryGrowthBytes > 0 ? report.MemoryGrowthBytes : d.ResidentMemoryBytes)
+                    .SetProperty(d => d.ReadyAt, now), CancellationToken.None);
+            var summary = $"{deployment.Name} serves {string.Join(", ", served.Select(s => $"v{s.Version} ({s.Weight})"))}; " +
+                          $"cold start {report.ColdStart.TotalMilliseconds:0} ms, memory +{Format.Bytes(Math.Max(0, report.MemoryGrowthBytes))}" +
+                          (updated == 0 ? " (a newer change is being applied)" : "");
+            return new Outcome(deployment.Name, summary, null);
+        }
+        catch (Exception ex) when (ex is DeploymentFailedException or ModelLoadException or InvalidDataException or IOException)
+        {
+            logger.LogWarning(ex, "Deployment {Deployment} failed to load", deployment.Name);
+            var message = ex.Message;
+            await using var db = await dbFactory.CreateDbContextAsync(CancellationToken.None);
+            // What served before keeps serving; the state says the change failed and why.
+            await SetStateAsync(db, deployment, DeploymentStates.Failed, message, CancellationToken.None);
+            return new Outcome(deployment.Name, null, message);
+        }
+    }
+
+    private static InferenceSettings SettingsOf(Deployment d) => new()
+    {
+        Instances = d.Instances,
+        IntraOpThreads = d.IntraOpThreads,
+        ExecutionProvider = d.ExecutionProvider == "cuda" ? ExecutionProviderKind.Cuda : ExecutionProviderKind.Cpu,
+        MaxBatchSize = d.MaxBatchSize,
+        BatchingDelay = TimeSpan.FromMilliseconds(d.BatchingDelayMilliseconds),
+        QueueTimeout = TimeSpan.FromMilliseconds(d.RequestTimeoutMilliseconds),
+    };
+
+    private static Task SetStateAsync(PortalDbContext db, Deployment deployment, string state, string? message, CancellationToken cancellationToken) =>
+        db.Deployments.Where(d => d.Id == deployment.Id && d.Generation == deployment.Generation)
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.State, state).SetProperty(d => d.StateMessage, message), cancellationToken);
+
+    /// <summary>
+    /// The path ONNX Runtime opens for a version, after checking every file against its hash. A single-file model is
+    /// its blob; a bundle is copied once under serving/&lt;sha&gt;/ with its files' own names (external data is found by
+    /// name next to the .onnx), written to a temp folder and renamed so a half copy is never used.
+    /// </summary>
+    private async Task<string> MaterialiseAsync(ModelVersion version, CancellationToken cancellationToken)
+    {
+        var payload = version.Files.Where(f => f.Role != FileRoles.Labels).ToList();
+        foreach (var file in payload)
+        {
+            if (!blobs.Exists(file.Sha256)) throw new DeploymentFailedException($"v{version.Number}: file '{file.FileName}' is missing from the store.");
+            await using var stream = blobs.OpenRead(file.Sha256);
+            var actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
+            if (actual != file.Sha256)
+                throw new DeploymentFailedException($"v{version.Number}: file '{file.FileName}' does not match its recorded SHA-256 (stored bytes changed); upload the model again.");
+        }
+        if (payload.Count == 1) return blobs.PathOf(version.Sha256);
+
+        var folder = Path.Combine(paths.Root, "serving", version.Sha256);
+        if (!Directory.Exists(folder))
+        {
+            var temp = Path.Combine(paths.Temp, $"{Guid.NewGuid():N}.serving");
+            Directory.CreateDirectory(temp);
+            foreach (var file in payload)
+            {
+                await using var source = blobs.OpenRead(file.Sha256);
+                await using var target = File.Create(Path.Combine(temp, file.FileName));
+                await source.CopyToAsync(target, cancellationToken);
+            }
+            Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
+            try
+            {
+                Directory.Move(temp, folder);
+            }
+            catch (IOException) when (Directory.Exists(folder))
+            {
+                Directory.Delete(temp, recursive: true); // another load materialised it first
+            }
+        }
+        return Path.Combine(folder, version.ModelFileName);
+    }
+}
+
+/// <summary>A deployment that cannot be loaded, with the reason for people.</summary>
+public sealed class DeploymentFailedException(string message) : Exception(message);

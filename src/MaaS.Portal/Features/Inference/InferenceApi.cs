@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Claims;
+using MaaS.Onnx.Inference;
+using MaaS.Portal.Data;
+using MaaS.Portal.Features.Accounts;
+using MaaS.Portal.Features.ApiKeys;
+using MaaS.Portal.Features.Deployments;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace MaaS.Portal.Features.Inference;
+
+/// <summary>
+/// The Open Inference Protocol (KServe V2) over REST, with the deployment name as the model name. Health and server
+/// metadata answer anyone; model metadata, readiness and inference need an API key that may call the deployment
+/// (its owner's, scoped to it or unscoped; admins: all). Errors are <c>{"error": "..."}</c> with Triton's codes.
+/// </summary>
+public static class InferenceApi
+{
+    public const string ServerName = "maas-portal";
+
+    public static void MapInferenceApi(this IEndpointRouteBuilder app, long maxRequestBytes)
+    {
+        // Kestrel's cap for these routes is the largest any deployment may allow; each deployment's own is checked in code.
+        var bodyLimit = new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(maxRequestBytes);
+        var v2 = app.MapGroup("/v2").WithTags("Inference (Open Inference Protocol)");
+
+        v2.MapGet("/health/live", () => TypedResults.Ok(new { live = true })).AllowAnonymous()
+            .WithSummary("200 while the process serves.");
+        v2.MapGet("/health/ready", (DeploymentReconciler reconciler) =>
+                reconciler.StartupDone ? Results.Ok(new { ready = true }) : Results.Json(new { ready = false }, statusCode: 503))
+            .AllowAnonymous()
+            .WithSummary("200 once the deployments that were serving before the start are loaded again.");
+        v2.MapGet("/", () => TypedResults.Ok(new
+            {
+                name = ServerName,
+                version = typeof(InferenceApi).Assembly.GetName().Version?.ToString(3) ?? "1.0.0",
+                extensions = new[] { "binary_tensor_data" },
+            }))
+            .AllowAnonymous()
+            .WithSummary("Server metadata.");
+
+        var models = v2.MapGroup("/models").RequireAuthorization(AccountsExtensions.ApiPolicy);
+        models.MapGet("/{name}", (string name, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> db, ModelHost host) =>
+            MetadataAsync(name, null, user, db, host));
+        models.MapGet("/{name}/versions/{version}", (string name, string version, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> db, ModelHost host) =>
+            MetadataAsync(name, version, user, db, host));
+        models.MapGet("/{name}/ready", (string name, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> db, ModelHost host) =>
+            ReadyAsync(name, null, user, db, host));
+        models.MapGet("/{name}/versions/{version}/ready", (string name, string version, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> db, ModelHost host) =>
+            ReadyAsync(name, version, user, db, host));
+        models.MapPost("/{name}/infer", (string name, HttpContext http, InferenceEndpoint endpoint) => endpoint.HandleAsync(http, name, null))
+            .WithMetadata(bodyLimit).DisableAntiforgery();
+        models.MapPost("/{name}/versions/{version}/infer", (string name, string version, HttpContext http, InferenceEndpoint endpoint) =>
+                endpoint.HandleAsync(http, name, version))
+            .WithMetadata(bodyLimit).DisableAntiforgery();
+    }
+
+    public static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
+
+    /// <summary>The deployment if the caller's key may call it; null (→ 404) otherwise, so others' names do not leak.</summary>
+    public static async Task<Deployment?> CallableAsync(string name, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> dbFactory, CancellationToken ct)
+    {
+        name = name.ToLowerInvariant();
+        if (!ApiKeyClaims.MayCall(user, name)) return null;
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var deployment = await db.Deployments.AsNoTracking().Include(d => d.Targets).SingleOrDefaultAsync(d => d.Name == name, ct);
+        return deployment is not null && (deployment.OwnerId == user.UserId() || user.IsAdmin()) ? deployment : null;
+    }
+
+    public static int? ParseVersion(string? version) =>
+        version is null ? null : int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : -1;
+
+    private static async Task<IResult> MetadataAsync(string name, string? version, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> dbFactory, ModelHost host)
+    {
+        var deployment = await CallableAsync(name, user, dbFactory, CancellationToken.None);
+        if (deployment is null) return Error(404, $"Unknown model '{name}'.");
+        var served = host.RouteOf(deployment.Name)?.Targets.Select(t => t.Version).ToList() ?? [];
+        var number = ParseVersion(version) ?? served.FirstOrDefault();
+        if (version is not null && !served.Contains(number)) return Error(404, $"Model '{deployment.Name}' does not serve version '{version}'.");
+        if (host.Loaded(deployment.Name, number) is not { } loaded) return Error(503, $"Model '{deployment.Name}' is not ready ({deployment.State}).");
+        return Results.Ok(new
+        {
+            name = deployment.Name,
+            versions = served.Select(v => v.ToString(CultureInfo.InvariantCulture)),
+            platform = "onnxruntime_onnx",
+            inputs = loaded.Signature.Inputs.Select(t => new { name = t.Name, datatype = t.Datatype, shape = t.Shape }),
+            outputs = loaded.Signature.Outputs.Select(t => new { name = t.Name, datatype = t.Datatype, shape = t.Shape }),
+        });
+    }
+
+    private static async Task<IResult> ReadyAsync(string name, string? version, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> dbFactory, ModelHost host)
+    {
+        var deployment = await CallableAsync(name, user, dbFactory, CancellationToken.None);
+        if (deployment is null) return Error(404, $"Unknown model '{name}'.");
+        var route = host.RouteOf(deployment.Name);
+        var number = ParseVersion(version);
+        if (number is not null && deployment.Targets.All(t => t.Version != number)) return Error(404, $"Model '{deployment.Name}' does not serve version '{version}'.");
+        var ready = route is not null && (number is null || route.Targets.Any(t => t.Version == number));
+        return ready ? Results.Ok(new { name = deployment.Name, ready = true }) : Results.Json(new { name = deployment.Name, ready = false }, statusCode: 503);
+    }
+}
+
+/// <summary>POST .../infer: limits, rate limit, parse, run, encode — and every failure as a status with words.</summary>
+public sealed class InferenceEndpoint(
+    IDbContextFactory<PortalDbContext> dbFactory,
+    ModelHost host,
+    KeyRateLimiter rateLimiter,
+    DeploymentMetrics metrics,
+    IOptions<DeploymentsOptions> options,
+    ILogger<InferenceEndpoint> logger)
+{
+    public async Task HandleAsync(HttpContext http, string name, string? version)
+    {
+        var clock = Stopwatch.StartNew();
+        var deployment = await InferenceApi.CallableAsync(name, http.User, dbFactory, http.RequestAborted);
+        if (deployment is null)
+        {
+            await WriteErrorAsync(http, 404, $"Unknown model '{name}'.");
+            return;
+        }
+        var status = await RunAsync(http, deployment, version);
+        metrics.Record(deployment.Name, clock.Elapsed, status.Code, status.Error);
+    }
+
+    private readonly record struct Outcome(int Code, string? Error);
+
+    private async Task<Outcome> RunAsync(HttpContext http, Deployment deployment, string? version)
+    {
+        if (ApiKeyClaims.KeyIdOf(http.User) is { } keyId)
+        {
+            var rate = double.TryParse(http.User.FindFirst(ApiKeyClaims.RequestsPerSecond)?.Value, CultureInfo.InvariantCulture, out var own)
+                ? own : options.Value.DefaultRequestsPerSecond;
+            if (!rateLimiter.TryAcquire(keyId, rate, out var retryAfter))
+            {
+                http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                return await FailAsync(http, 429, $"Rate limit of {rate:0.##} requests per second for this key reached; retry after the time in Retry-After.");
+            }
+        }
+        var number = InferenceApi.ParseVersion(version);
+        if (number == -1 || number is not null && deployment.Targets.All(t => t.Version != number))
+            return await FailAsync(http, 404, $"Model '{deployment.Name}' does not serve version '{version}'.");
+        if (!host.IsServing(deployment.Name)) return await FailAsync(http, 503, $"Model '{deployment.Name}' is not ready ({deployment.State}).");
+
+        var contentType = http.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        if (contentType is not ("application/json" or "application/octet-stream"))
+            return await FailAsync(http, 415, "Send application/json, or application/octet-stream with the binary tensor extension.");
+        long? headerLength = null;
+        if (http.Request.Headers.TryGetValue(V2Body.HeaderLengthHeader, out var header))
+        {
+            if (!long.TryParse(header.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                return await FailAsync(http, 400, $"{V2Body.HeaderLengthHeader} must be a non-negative integer.");
+            headerLength = parsed;
+        }
+        var limit = deployment.MaxRequestBytes;
+        if (http.Request.ContentLength > limit) return await FailAsync(http, 413, $"The request body is over this deployment's limit of {limit:N0} bytes.");
+
+        var body = await ReadBodyAsync(http, limit);
+        if (body is null) return await FailAsync(http, 413, $"The request body is over this deployment's limit of {limit:N0} bytes.");
+
+        var timeout = TimeSpan.FromMilliseconds(deployment.RequestTimeoutMilliseconds);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        cancel.CancelAfter(timeout);
+        try
+        {
+            var limits = new V2RequestLimits(MaxRequestBytes: limit);
+            InferenceRequest request;
+            if (headerLength == 0)
+            {
+                var chosen = number ?? host.RouteOf(deployment.Name)?.Pick() ?? 0;
+                if (host.Loaded(deployment.Name, chosen) is not { } loaded) return await FailAsync(http, 503, $"Model '{deployment.Name}' is not ready.");
+                request = V2Codec.ParseRawBinaryRequest(body, loaded.Signature, limits);
+                number = chosen;
+            }
+            else
+            {
+                request = V2Codec.ParseRequest(body, headerLength, limits);
+            }
+            var (served, result) = await host.InferAsync(deployment.Name, number, request, cancel.Token);
+            var encoded = V2Codec.EncodeResponse(result.ToResponse(deployment.Name, served.ToString(CultureInfo.InvariantCulture), request.Id));
+            http.Response.StatusCode = 200;
+            http.Response.ContentType = encoded.ContentType;
+            if (encoded.HeaderLength is { } length) http.Response.Headers[V2Body.HeaderLengthHeader] = length.ToString(CultureInfo.InvariantCulture);
+            http.Response.ContentLength = encoded.Body.Length;
+            await http.Response.Body.WriteAsync(encoded.Body, http.RequestAborted);
+            return new Outcome(200, null);
+        }
+        catch (InferenceRequestTooLargeException ex)
+        {
+            return await FailAsync(http, 413, ex.Message);
+        }
+        catch (InferenceRequestException ex)
+        {
+            return await FailAsync(http, 400, ex.Message);
+        }
+        catch (InferenceOverloadedException ex)
+        {
+            return await FailAsync(http, 503, ex.Message);
+        }
+        catch (ModelNotLoadedException)
+        {
+            return await FailAsync(http, number is null ? 503 : 404, number is null
+                ? $"Model '{deployment.Name}' is not ready."
+                : $"Model '{deployment.Name}' does not serve version {number}.");
+        }
+        catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
+        {
+            return await FailAsync(http, 503, $"The request took longer than this deployment's timeout of {timeout.TotalMilliseconds:0} ms.");
+        }
+        catch (InferenceRuntimeException ex)
+        {
+            logger.LogWarning(ex, "Inference failed on {Deployment}", deployment.Name);
+            return await FailAsync(http, 500, ex.Message);
+        }
+    }
+
+    /// <summary>The body, read up to the limit; null when it is longer (chunked bodies have no Content-Length to check first).</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext http, long limit)
+    {
+        using var buffer = new MemoryStream(http.Request.ContentLength is { } declared ? (int)Math.Min(declared, limit) : 64 * 1024);
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > limit) return null;
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private static async Task<Outcome> FailAsync(HttpContext http, int status, string message)
+    {
+        await WriteErrorAsync(http, status, message);
+        return new Outcome(status, message);
+    }
+
+    private static Task WriteErrorAsync(HttpContext http, int status, string message)
+    {
+        http.Response.StatusCode = status;
+        return http.Response.WriteAsJsonAsync(new { error = message }, http.RequestAborted);
+    }
+}
