@@ -297,6 +297,21 @@ public sealed class InferenceHostTests
     }
 
     [Fact]
+    public async Task ModelDisposedBehindTheHostsBack_IsNotLoaded()
+    {
+        using var folder = new TempFolder();
+        var mlp = TestModels.Write(TestModels.Mlp(), folder.Path, "mlp.onnx");
+        await using var host = new InferenceHost();
+        var model = await host.LoadAsync(Key, mlp, new InferenceSettings());
+
+        await model.DisposeAsync();
+
+        var error = await Assert.ThrowsAsync<ModelNotLoadedException>(() => host.InferAsync(Key, MlpRequest(1, 0)));
+        Assert.Equal("Model mlp/1 was disposed without being unloaded from the host.", error.Message);
+        Assert.True(await host.UnloadAsync(Key));
+    }
+
+    [Fact]
     public async Task UnknownKey_IsNotLoaded()
     {
         await using var host = new InferenceHost();

@@ -119,13 +119,14 @@ public sealed class InferenceHost : IAsyncDisposable
 
     private LoadedModel Acquire(ModelKey key)
     {
-        var spin = new SpinWait();
         while (true)
         {
             if (!TryGet(key, out var model)) throw new ModelNotLoadedException($"No model is loaded as {key}.");
             if (model.TryAcquire()) return model;
-            // Retired between the read and the acquire: the slot already holds its successor, or the key is gone.
-            spin.SpinOnce();
+            // Retired between the read and the acquire. The host retires a model only after taking it out of its slot,
+            // so the slot now holds a successor (or is gone); if not, someone retired it behind the host's back.
+            if (TryGet(key, out var again) && ReferenceEquals(again, model))
+                throw new ModelNotLoadedException($"Model {key} was disposed without being unloaded from the host.");
         }
     }
 
