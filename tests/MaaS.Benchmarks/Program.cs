@@ -7,6 +7,7 @@ using MaaS.Benchmarks;
 // The performance figures of the portal, measured as they are quoted: run on one machine, in one run.
 //   dotnet run -c Release --project tests/MaaS.Benchmarks -- upload [sizeMiB]
 //   dotnet run -c Release --project tests/MaaS.Benchmarks -- compress [--quick] [--images DIR] [--threads N]
+//   dotnet run -c Release --project tests/MaaS.Benchmarks -- inference [--quick] [--minutes N]
 var command = args.FirstOrDefault() ?? "upload";
 switch (command)
 {
@@ -16,8 +17,14 @@ switch (command)
         break;
     case "compress":
         return CompressionBenchmark.Run(args[1..]);
+    case "inference":
+        return await InferenceBenchmark.RunAsync(args[1..]);
+    case MinimalInferenceServer.Command:
+        // Started by the inference benchmark as its own process: the floor the portal is compared with.
+        await MinimalInferenceServer.RunAsync(args[1..]);
+        break;
     default:
-        Console.Error.WriteLine($"Unknown benchmark '{command}'. Known: upload [sizeMiB]; compress [--quick] [--images DIR] [--threads N]");
+        Console.Error.WriteLine($"Unknown benchmark '{command}'. Known: upload [sizeMiB]; compress [--quick] [--images DIR] [--threads N]; inference [--quick] [--minutes N]");
         return 2;
 }
 return 0;
@@ -30,7 +37,7 @@ namespace MaaS.Benchmarks
     /// </summary>
     internal static class UploadBenchmark
     {
-        private const string ApiKey = "maas_benchmark-key-0123456789abcdefghijkl";
+        internal const string ApiKey = "maas_benchmark-key-0123456789abcdefghijkl";
 
         public static async Task RunAsync(int mib)
         {
@@ -101,24 +108,29 @@ namespace MaaS.Benchmarks
             return await http.PostAsync($"/api/models?name=bench&filename={Path.GetFileName(path)}", content);
         }
 
-        private static Process StartPortal(int port, string dataDirectory)
+        internal static Process StartPortal(int port, string dataDirectory, params string[] settings)
         {
             var root = RepoRoot();
+            // The portal built in the harness's own configuration (a Debug build beside it may be newer, and slower).
+            var configuration = Path.GetFileName(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory))) ?? "Release";
             var dll = Directory.GetFiles(Path.Combine(root, "src", "MaaS.Portal", "bin"), "MaaS.Portal.dll", SearchOption.AllDirectories)
-                .OrderByDescending(File.GetLastWriteTimeUtc).First();
+                .OrderByDescending(path => path.Contains($"{Path.DirectorySeparatorChar}{configuration}{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+                .ThenByDescending(File.GetLastWriteTimeUtc).First();
             var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
             {
                 WorkingDirectory = Path.GetDirectoryName(dll)!,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
             };
-            foreach (var arg in new[]
-            {
+            string[] arguments =
+            [
                 dll, "--urls", $"http://127.0.0.1:{port}", "--environment", "Production",
                 "--Storage:DataDirectory", dataDirectory,
                 "--MaaS:Bootstrap:AdminEmail", "bench@maas.local", "--MaaS:Bootstrap:AdminPassword", "Bench-Passw0rd!",
                 "--MaaS:Bootstrap:AdminApiKey", ApiKey, "--Logging:LogLevel:Default", "Warning",
-            })
+                .. settings,
+            ];
+            foreach (var arg in arguments)
             {
                 start.ArgumentList.Add(arg);
             }
@@ -132,7 +144,7 @@ namespace MaaS.Benchmarks
             return process;
         }
 
-        private static void Stop(Process process)
+        internal static void Stop(Process process)
         {
             try
             {
@@ -144,7 +156,7 @@ namespace MaaS.Benchmarks
             }
         }
 
-        private static async Task WaitReadyAsync(HttpClient http, Process portal)
+        internal static async Task WaitReadyAsync(HttpClient http, Process portal)
         {
             for (var i = 0; i < 600; i++)
             {
@@ -162,7 +174,7 @@ namespace MaaS.Benchmarks
             throw new TimeoutException("The portal did not become ready in 60 s.");
         }
 
-        private static long RssBytes(int pid)
+        internal static long RssBytes(int pid)
         {
             foreach (var line in File.ReadLines($"/proc/{pid}/status"))
             {
@@ -174,14 +186,14 @@ namespace MaaS.Benchmarks
             return 0;
         }
 
-        private static int FreePort()
+        internal static int FreePort()
         {
             using var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
             return ((IPEndPoint)listener.LocalEndpoint).Port;
         }
 
-        private static string RepoRoot()
+        internal static string RepoRoot()
         {
             var dir = new DirectoryInfo(AppContext.BaseDirectory);
             while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MaaS.Portal.sln"))) dir = dir.Parent;

@@ -24,4 +24,14 @@ public sealed class NavMenuTests : MudTestBase
         Assert.DoesNotContain("/admin/users", menu.Markup);
         Assert.Contains("/jobs", menu.Markup);
     }
+
+    [Fact]
+    public void Deployments_IsAnEnabledLink()
+    {
+        AddAuthorization().SetAuthorized("user@test.local").SetRoles(Roles.User);
+        var menu = Render<NavMenu>();
+        var link = menu.Find("[data-testid=nav-deployments]");
+        Assert.Equal("/deployments", link.GetAttribute("href"));
+        Assert.DoesNotContain("disabled", link.ClassName ?? "");
+    }
 }
