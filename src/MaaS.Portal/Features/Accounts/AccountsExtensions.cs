@@ -67,6 +67,7 @@ public static class AccountsExtensions
             .AddPolicy(ApiPolicy, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser())
             .AddPolicy(AdminApiPolicy, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireRole(Roles.Admin));
 
+        services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<ApiKeyService>();
         services.AddSingleton<Admin.UserAdministration>();
         // After the database initializer: the roles table must exist.

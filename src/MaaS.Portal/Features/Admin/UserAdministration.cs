@@ -10,7 +10,7 @@ public sealed record UserSummary(string Id, string Email, bool IsAdmin, bool IsD
 /// What admins do to accounts. Each call runs in its own DI scope, so a long-lived Blazor circuit never holds
 /// a stale UserManager or DbContext.
 /// </summary>
-public sealed class UserAdministration(IServiceScopeFactory scopeFactory)
+public sealed class UserAdministration(IServiceScopeFactory scopeFactory, ApiKeys.ApiKeyCache? keyCache = null)
 {
     public async Task<IReadOnlyList<UserSummary>> ListAsync()
     {
@@ -32,6 +32,7 @@ public sealed class UserAdministration(IServiceScopeFactory scopeFactory)
             if ((await users.GetUsersInRoleAsync(Roles.Admin)).Count <= 1) return "This is the last admin; make someone else admin first.";
         }
         var result = admin ? await users.AddToRoleAsync(user, Roles.Admin) : await users.RemoveFromRoleAsync(user, Roles.Admin);
+        keyCache?.ForgetUser(user.Id);
         // Role claims live in the cookie; a new stamp makes open sessions pick up the change.
         return Errors(result) ?? Errors(await users.UpdateSecurityStampAsync(user));
     });
@@ -42,6 +43,7 @@ public sealed class UserAdministration(IServiceScopeFactory scopeFactory)
         if (disabled && user.Id == actingUserId) return "You cannot disable your own account.";
         user.IsDisabled = disabled;
         if (!disabled) user.LockoutEnd = null;
+        keyCache?.ForgetUser(user.Id); // cached keys of a disabled owner stop at once
         return Errors(await users.UpdateAsync(user)) ?? Errors(await users.UpdateSecurityStampAsync(user));
     });
 

@@ -29,7 +29,8 @@ public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    IDbContextFactory<PortalDbContext> dbFactory)
+    IDbContextFactory<PortalDbContext> dbFactory,
+    ApiKeyCache cache)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -46,34 +47,48 @@ public sealed class ApiKeyAuthenticationHandler(
         if (secret.Length is 0 or > 200) return AuthenticateResult.Fail("The API key is malformed.");
 
         var hash = ApiKeyService.Hash(secret);
+        if (!cache.TryGet(hash, out var identity))
+        {
+            var found = await LookUpAsync(hash);
+            if (found is null) return AuthenticateResult.Fail("The API key is unknown, revoked, expired, or its owner is disabled.");
+            identity = found;
+            cache.Put(hash, identity);
+        }
+
+        if (cache.ShouldWriteLastUsed(identity.KeyId, LastUsedResolution))
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(Context.RequestAborted);
+            var now = DateTimeOffset.UtcNow;
+            await db.ApiKeys.Where(k => k.Id == identity.KeyId).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), Context.RequestAborted);
+        }
+
+        List<Claim> claims =
+        [
+            new(ClaimTypes.NameIdentifier, identity.UserId),
+            new(ClaimTypes.Name, identity.UserName),
+            new(ApiKeyClaims.KeyId, identity.KeyId.ToString()),
+            .. identity.Roles.Select(r => new Claim(ClaimTypes.Role, r)),
+        ];
+        if (identity.DeploymentScope is { } scope) claims.Add(new Claim(ApiKeyClaims.DeploymentScope, scope));
+        if (identity.RequestsPerSecond is { } rate) claims.Add(new Claim(ApiKeyClaims.RequestsPerSecond, rate.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+    }
+
+    private async Task<ApiKeyIdentity?> LookUpAsync(string hash)
+    {
         var now = DateTimeOffset.UtcNow;
         await using var db = await dbFactory.CreateDbContextAsync(Context.RequestAborted);
         var match = await db.ApiKeys.AsNoTracking()
             .Where(k => k.SecretHash == hash && k.RevokedAt == null && (k.ExpiresAt == null || k.ExpiresAt > now))
             .Join(db.Users, k => k.OwnerId, u => u.Id, (k, u) => new { Key = k, User = u })
             .SingleOrDefaultAsync(Context.RequestAborted);
-        if (match is null || match.User.IsDisabled) return AuthenticateResult.Fail("The API key is unknown, revoked, expired, or its owner is disabled.");
-
+        if (match is null || match.User.IsDisabled) return null;
         var roles = await db.UserRoles.Where(ur => ur.UserId == match.User.Id)
             .Join(db.Roles, ur => ur.RoleId, r => r.Id, (ur, r) => r.Name!)
             .ToListAsync(Context.RequestAborted);
-
-        if (match.Key.LastUsedAt is null || now - match.Key.LastUsedAt > LastUsedResolution)
-        {
-            await db.ApiKeys.Where(k => k.Id == match.Key.Id).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), Context.RequestAborted);
-        }
-
-        List<Claim> claims =
-        [
-            new(ClaimTypes.NameIdentifier, match.User.Id),
-            new(ClaimTypes.Name, match.User.UserName ?? match.User.Id),
-            new(ApiKeyClaims.KeyId, match.Key.Id.ToString()),
-            .. roles.Select(r => new Claim(ClaimTypes.Role, r)),
-        ];
-        if (match.Key.DeploymentScope is { } scope) claims.Add(new Claim(ApiKeyClaims.DeploymentScope, scope));
-        if (match.Key.RequestsPerSecond is { } rate) claims.Add(new Claim(ApiKeyClaims.RequestsPerSecond, rate.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+        return new ApiKeyIdentity(match.Key.Id, match.User.Id, match.User.UserName ?? match.User.Id, roles,
+            match.Key.DeploymentScope, match.Key.RequestsPerSecond, match.Key.ExpiresAt);
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -15,7 +15,7 @@ public sealed record ApiKeyView(Guid Id, string Name, string Prefix, DateTimeOff
 
 public sealed record CreatedApiKey(ApiKeyView Key, string Secret);
 
-public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory)
+public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, ApiKeyCache? cache = null)
 {
     public const string SecretPrefix = "maas_";
 
@@ -60,6 +60,7 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory)
         var now = DateTimeOffset.UtcNow;
         var found = await db.ApiKeys.Where(k => k.Id == keyId && k.OwnerId == ownerId).ExecuteUpdateAsync(s => s
             .SetProperty(k => k.RevokedAt, k => k.RevokedAt ?? now));
+        cache?.ForgetKey(keyId);
         return found == 1;
     }
 
@@ -69,7 +70,9 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory)
         if (requestsPerSecond is { } rate && (!double.IsFinite(rate) || rate <= 0 || rate > 1_000_000))
             throw new ArgumentException("'requestsPerSecond' is above 0 and at most 1,000,000 (or null for the default).", nameof(requestsPerSecond));
         await using var db = await dbFactory.CreateDbContextAsync();
-        return await db.ApiKeys.Where(k => k.Id == keyId).ExecuteUpdateAsync(s => s.SetProperty(k => k.RequestsPerSecond, requestsPerSecond)) == 1;
+        var found = await db.ApiKeys.Where(k => k.Id == keyId).ExecuteUpdateAsync(s => s.SetProperty(k => k.RequestsPerSecond, requestsPerSecond)) == 1;
+        cache?.ForgetKey(keyId);
+        return found;
     }
 
     /// <summary>SHA-256 is enough here: keys are 256 random bits, so there is nothing to brute-force.</summary>
