@@ -7,6 +7,7 @@ using MaaS.Portal.Features.Compression;
 using MaaS.Portal.Features.Deployments;
 using MaaS.Portal.Features.Inference;
 using MaaS.Portal.Features.Jobs;
+using MaaS.Portal.Features.Metering;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.Operations;
 using MaaS.Portal.Features.SampleSets;
@@ -24,6 +25,7 @@ var models = builder.AddModels();
 builder.AddSampleSets();
 builder.AddCompression();
 var deployments = builder.AddDeployments();
+builder.AddMetering();
 builder.AddOperations();
 
 builder.AddPortalUi();
@@ -48,7 +50,9 @@ api.MapModelsApi(models.MaxUploadBytes);
 api.MapSampleSetsApi();
 api.MapCompressionApi();
 api.MapDeploymentsApi();
+api.MapUsageApi();
 app.MapInferenceApi(deployments.MaxRequestBytes);
+app.MapMetricsEndpoint();
 
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 

@@ -44,6 +44,8 @@ public class PortalFactory : WebApplicationFactory<Program>
         builder.UseSetting("MaaS:Bootstrap:AdminPassword", AdminPassword);
         builder.UseSetting("MaaS:Bootstrap:AdminApiKey", AdminApiKey);
         builder.UseSetting("Jobs:PollInterval", "00:00:00.200");
+        // Load loops in tests would hit the default per-key rate limit; the rate-limit test sets its key's own.
+        builder.UseSetting("Deployments:DefaultRequestsPerSecond", "100000");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
         if (ConfigureTestServices is not null) builder.ConfigureServices(ConfigureTestServices);
     }

@@ -35,6 +35,7 @@ internal static class DeploymentTestSupport
         services.AddSingleton<JobService>();
         services.AddSingleton(new ModelHost(NullLogger<ModelHost>.Instance));
         services.AddSingleton<DeploymentMetrics>();
+        services.AddSingleton<DeploymentDirectory>();
         services.AddSingleton<DeploymentService>();
     }
 

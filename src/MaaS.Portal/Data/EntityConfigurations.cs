@@ -113,3 +113,28 @@ internal sealed class SampleSetConfiguration : IEntityTypeConfiguration<Features
         set.HasOne<Features.Models.RegisteredModel>().WithMany().HasForeignKey(s => s.ModelId).OnDelete(DeleteBehavior.Cascade);
     }
 }
+
+internal sealed class UsageMinuteConfiguration : IEntityTypeConfiguration<Features.Metering.UsageMinute>
+{
+    public void Configure(EntityTypeBuilder<Features.Metering.UsageMinute> usage)
+    {
+        // Periods are read by time; one deployment's hours by name and time (the flush's upsert finds its row by these too).
+        // Not unique: SQLite's unique indexes treat NULL key ids as distinct; the flusher's update-then-insert keeps one row.
+        usage.HasIndex(u => u.Minute);
+        usage.HasIndex(u => new { u.DeploymentName, u.Minute });
+        usage.HasIndex(u => new { u.OwnerId, u.Minute });
+        usage.Property(u => u.DeploymentName).HasMaxLength(63);
+        usage.Property(u => u.OwnerId).HasMaxLength(450);
+    }
+}
+
+internal sealed class MemoryMinuteConfiguration : IEntityTypeConfiguration<Features.Metering.MemoryMinute>
+{
+    public void Configure(EntityTypeBuilder<Features.Metering.MemoryMinute> memory)
+    {
+        memory.HasIndex(m => m.Minute);
+        memory.HasIndex(m => new { m.DeploymentName, m.Minute }).IsUnique();
+        memory.Property(m => m.DeploymentName).HasMaxLength(63);
+        memory.Property(m => m.OwnerId).HasMaxLength(450);
+    }
+}

@@ -1,6 +1,7 @@
 using MaaS.Portal.Features.Accounts;
 using MaaS.Portal.Features.ApiKeys;
 using MaaS.Portal.Features.Deployments;
+using MaaS.Portal.Features.Metering;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.SampleSets;
 using MaaS.Portal.Jobs;
@@ -20,6 +21,8 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) :
     public DbSet<SampleSet> SampleSets => Set<SampleSet>();
     public DbSet<Deployment> Deployments => Set<Deployment>();
     public DbSet<DeploymentTarget> DeploymentTargets => Set<DeploymentTarget>();
+    public DbSet<UsageMinute> UsageMinutes => Set<UsageMinute>();
+    public DbSet<MemoryMinute> MemoryMinutes => Set<MemoryMinute>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

@@ -247,6 +247,107 @@ namespace MaaS.Portal.Data.Migrations
                     b.ToTable("DeploymentTargets");
                 });
 
+            modelBuilder.Entity("MaaS.Portal.Features.Metering.MemoryMinute", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("ByteSeconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("DeploymentName")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Minute")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("ModelId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("OwnerId")
+                        .IsRequired()
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ResidentBytes")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Minute");
+
+                    b.HasIndex("DeploymentName", "Minute")
+                        .IsUnique();
+
+                    b.ToTable("MemoryMinutes");
+                });
+
+            modelBuilder.Entity("MaaS.Portal.Features.Metering.UsageMinute", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("BytesIn")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("BytesOut")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("ComputeSeconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("DeploymentName")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Errors")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("LatencySeconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<long>("Minute")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("ModelId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("OwnerId")
+                        .IsRequired()
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double>("QueueSeconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<long>("Requests")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("VcpuSeconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Minute");
+
+                    b.HasIndex("DeploymentName", "Minute");
+
+                    b.HasIndex("OwnerId", "Minute");
+
+                    b.ToTable("UsageMinutes");
+                });
+
             modelBuilder.Entity("MaaS.Portal.Features.Models.ModelVersion", b =>
                 {
                     b.Property<Guid>("Id")

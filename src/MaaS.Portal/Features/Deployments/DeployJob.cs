@@ -19,6 +19,7 @@ public sealed record DeployArguments(Guid DeploymentId);
 public sealed class DeployJob(
     IDbContextFactory<PortalDbContext> dbFactory,
     ModelHost host,
+    DeploymentDirectory directory,
     BlobStore blobs,
     DataPaths paths,
     ILogger<DeployJob> logger) : IPortalJob
@@ -78,6 +79,7 @@ public sealed class DeployJob(
                     .SetProperty(d => d.ColdStartMilliseconds, report.ColdStart.TotalMilliseconds)
                     .SetProperty(d => d.ResidentMemoryBytes, d => report.MemoryGrowthBytes > 0 ? report.MemoryGrowthBytes : d.ResidentMemoryBytes)
                     .SetProperty(d => d.ReadyAt, now), CancellationToken.None);
+            directory.Forget(deployment.Name);
             var summary = $"{deployment.Name} serves {string.Join(", ", served.Select(s => $"v{s.Version} ({s.Weight})"))}; " +
                           $"cold start {report.ColdStart.TotalMilliseconds:0} ms, memory +{Format.Bytes(Math.Max(0, report.MemoryGrowthBytes))}" +
                           (updated == 0 ? " (a newer change is being applied)" : "");
@@ -104,9 +106,12 @@ public sealed class DeployJob(
         QueueTimeout = TimeSpan.FromMilliseconds(d.RequestTimeoutMilliseconds),
     };
 
-    private static Task SetStateAsync(PortalDbContext db, Deployment deployment, string state, string? message, CancellationToken cancellationToken) =>
-        db.Deployments.Where(d => d.Id == deployment.Id && d.Generation == deployment.Generation)
+    private async Task SetStateAsync(PortalDbContext db, Deployment deployment, string state, string? message, CancellationToken cancellationToken)
+    {
+        await db.Deployments.Where(d => d.Id == deployment.Id && d.Generation == deployment.Generation)
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.State, state).SetProperty(d => d.StateMessage, message), cancellationToken);
+        directory.Forget(deployment.Name);
+    }
 
     /// <summary>
     /// The path ONNX Runtime opens for a version, after checking every file against its hash. A single-file model is

@@ -31,6 +31,8 @@ public sealed partial class DeploymentService(
     ModelRegistry registry,
     JobService jobs,
     ModelHost host,
+    DeploymentDirectory directory,
+    DeploymentMetrics metrics,
     IOptions<DeploymentsOptions> options)
 {
     public async Task<IReadOnlyList<DeploymentView>> ListAsync(string userId, bool everyone, CancellationToken cancellationToken = default)
@@ -127,6 +129,8 @@ public sealed partial class DeploymentService(
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var deleted = await db.Deployments.Where(d => d.Name == name.ToLowerInvariant() && (isAdmin || d.OwnerId == userId)).ExecuteDeleteAsync(cancellationToken);
         if (deleted == 0) return false;
+        directory.Forget(name.ToLowerInvariant());
+        metrics.Forget(name.ToLowerInvariant());
         await host.UnloadAsync(name.ToLowerInvariant());
         return true;
     }
@@ -136,6 +140,7 @@ public sealed partial class DeploymentService(
         var job = await jobs.EnqueueAsync<DeployJob>(DeployJob.Kind, userId, title, new DeployArguments(deploymentId));
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var row = await db.Deployments.AsNoTracking().Include(d => d.Model).Include(d => d.Targets).SingleAsync(d => d.Id == deploymentId, cancellationToken);
+        directory.Forget(row.Name);
         return new DeploymentChange(DeploymentView.From(row), job, 202, []);
     }
 

@@ -12,6 +12,7 @@ public static class DeploymentsExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ModelHost>();
+        builder.Services.AddSingleton<DeploymentDirectory>();
         builder.Services.AddSingleton<DeploymentMetrics>();
         builder.Services.AddSingleton<DeploymentService>();
         builder.Services.AddSingleton<KeyRateLimiter>();

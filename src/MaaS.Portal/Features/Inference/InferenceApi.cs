@@ -6,6 +6,7 @@ using MaaS.Portal.Data;
 using MaaS.Portal.Features.Accounts;
 using MaaS.Portal.Features.ApiKeys;
 using MaaS.Portal.Features.Deployments;
+using MaaS.Portal.Features.Metering;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -42,14 +43,14 @@ public static class InferenceApi
             .WithSummary("Server metadata.");
 
         var models = v2.MapGroup("/models").RequireAuthorization(AccountsExtensions.ApiPolicy);
-        models.MapGet("/{name}", (string name, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> db, ModelHost host) =>
-            MetadataAsync(name, null, user, db, host));
-        models.MapGet("/{name}/versions/{version}", (string name, string version, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> db, ModelHost host) =>
-            MetadataAsync(name, version, user, db, host));
-        models.MapGet("/{name}/ready", (string name, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> db, ModelHost host) =>
-            ReadyAsync(name, null, user, db, host));
-        models.MapGet("/{name}/versions/{version}/ready", (string name, string version, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> db, ModelHost host) =>
-            ReadyAsync(name, version, user, db, host));
+        models.MapGet("/{name}", (string name, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
+            MetadataAsync(name, null, user, directory, host));
+        models.MapGet("/{name}/versions/{version}", (string name, string version, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
+            MetadataAsync(name, version, user, directory, host));
+        models.MapGet("/{name}/ready", (string name, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
+            ReadyAsync(name, null, user, directory, host));
+        models.MapGet("/{name}/versions/{version}/ready", (string name, string version, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
+            ReadyAsync(name, version, user, directory, host));
         models.MapPost("/{name}/infer", (string name, HttpContext http, InferenceEndpoint endpoint) => endpoint.HandleAsync(http, name, null))
             .WithMetadata(bodyLimit).DisableAntiforgery();
         models.MapPost("/{name}/versions/{version}/infer", (string name, string version, HttpContext http, InferenceEndpoint endpoint) =>
@@ -60,21 +61,20 @@ public static class InferenceApi
     public static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
 
     /// <summary>The deployment if the caller's key may call it; null (→ 404) otherwise, so others' names do not leak.</summary>
-    public static async Task<Deployment?> CallableAsync(string name, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> dbFactory, CancellationToken ct)
+    public static async Task<Deployment?> CallableAsync(string name, ClaimsPrincipal user, DeploymentDirectory directory, CancellationToken ct)
     {
         name = name.ToLowerInvariant();
         if (!ApiKeyClaims.MayCall(user, name)) return null;
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var deployment = await db.Deployments.AsNoTracking().Include(d => d.Targets).SingleOrDefaultAsync(d => d.Name == name, ct);
+        var deployment = await directory.FindAsync(name, ct);
         return deployment is not null && (deployment.OwnerId == user.UserId() || user.IsAdmin()) ? deployment : null;
     }
 
     public static int? ParseVersion(string? version) =>
         version is null ? null : int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : -1;
 
-    private static async Task<IResult> MetadataAsync(string name, string? version, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> dbFactory, ModelHost host)
+    private static async Task<IResult> MetadataAsync(string name, string? version, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host)
     {
-        var deployment = await CallableAsync(name, user, dbFactory, CancellationToken.None);
+        var deployment = await CallableAsync(name, user, directory, CancellationToken.None);
         if (deployment is null) return Error(404, $"Unknown model '{name}'.");
         var served = host.RouteOf(deployment.Name)?.Targets.Select(t => t.Version).ToList() ?? [];
         var number = ParseVersion(version) ?? served.FirstOrDefault();
@@ -90,9 +90,9 @@ public static class InferenceApi
         });
     }
 
-    private static async Task<IResult> ReadyAsync(string name, string? version, ClaimsPrincipal user, IDbContextFactory<PortalDbContext> dbFactory, ModelHost host)
+    private static async Task<IResult> ReadyAsync(string name, string? version, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host)
     {
-        var deployment = await CallableAsync(name, user, dbFactory, CancellationToken.None);
+        var deployment = await CallableAsync(name, user, directory, CancellationToken.None);
         if (deployment is null) return Error(404, $"Unknown model '{name}'.");
         var route = host.RouteOf(deployment.Name);
         var number = ParseVersion(version);
@@ -104,29 +104,48 @@ public static class InferenceApi
 
 /// <summary>POST .../infer: limits, rate limit, parse, run, encode — and every failure as a status with words.</summary>
 public sealed class InferenceEndpoint(
-    IDbContextFactory<PortalDbContext> dbFactory,
+    DeploymentDirectory directory,
     ModelHost host,
     KeyRateLimiter rateLimiter,
     DeploymentMetrics metrics,
+    UsageMeter usage,
+    InferenceMetrics inferenceMetrics,
     IOptions<DeploymentsOptions> options,
     ILogger<InferenceEndpoint> logger)
 {
     public async Task HandleAsync(HttpContext http, string name, string? version)
     {
         var clock = Stopwatch.StartNew();
-        var deployment = await InferenceApi.CallableAsync(name, http.User, dbFactory, http.RequestAborted);
+        var deployment = await InferenceApi.CallableAsync(name, http.User, directory, http.RequestAborted);
         if (deployment is null)
         {
+            inferenceMetrics.ObserveUnknownModel();
             await WriteErrorAsync(http, 404, $"Unknown model '{name}'.");
             return;
         }
-        var status = await RunAsync(http, deployment, version);
+        var served = new Served();
+        var status = await RunAsync(http, deployment, version, served);
         metrics.Record(deployment.Name, clock.Elapsed, status.Code, status.Error);
+        // Metering: in-memory additions only; the usage flusher writes minute buckets (ARCHITECTURE.md, decision 7).
+        // Usage is the deployment owner's, whoever's key called; the key is kept to tell callers apart.
+        var metered = new MeteredRequest(deployment.Name, served.Version, ApiKeyClaims.KeyIdOf(http.User), deployment.OwnerId, deployment.ModelId,
+            status.Code, clock.Elapsed, served.BytesIn, http.Response.ContentLength ?? 0, deployment.IntraOpThreads, served.Result, served.Rows);
+        usage.Record(metered);
+        inferenceMetrics.Observe(metered);
     }
 
     private readonly record struct Outcome(int Code, string? Error);
 
-    private async Task<Outcome> RunAsync(HttpContext http, Deployment deployment, string? version)
+    /// <summary>What metering needs from a request's run: the version chosen (0: none), bytes read, and the result.</summary>
+    private sealed class Served
+    {
+        public int Version;
+        public long BytesIn;
+        public InferenceResult? Result;
+        public long Rows;
+    }
+
+    private async Task<Outcome> RunAsync(HttpContext http, Deployment deployment, string? version, Served served)
     {
         if (ApiKeyClaims.KeyIdOf(http.User) is { } keyId)
         {
@@ -141,6 +160,7 @@ public sealed class InferenceEndpoint(
         var number = InferenceApi.ParseVersion(version);
         if (number == -1 || number is not null && deployment.Targets.All(t => t.Version != number))
             return await FailAsync(http, 404, $"Model '{deployment.Name}' does not serve version '{version}'.");
+        served.Version = number ?? 0;
         if (!host.IsServing(deployment.Name)) return await FailAsync(http, 503, $"Model '{deployment.Name}' is not ready ({deployment.State}).");
 
         var contentType = http.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
@@ -158,6 +178,7 @@ public sealed class InferenceEndpoint(
 
         var body = await ReadBodyAsync(http, limit);
         if (body is null) return await FailAsync(http, 413, $"The request body is over this deployment's limit of {limit:N0} bytes.");
+        served.BytesIn = body.Length;
 
         var timeout = TimeSpan.FromMilliseconds(deployment.RequestTimeoutMilliseconds);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
@@ -172,13 +193,16 @@ public sealed class InferenceEndpoint(
                 if (host.Loaded(deployment.Name, chosen) is not { } loaded) return await FailAsync(http, 503, $"Model '{deployment.Name}' is not ready.");
                 request = V2Codec.ParseRawBinaryRequest(body, loaded.Signature, limits);
                 number = chosen;
+                served.Version = chosen;
             }
             else
             {
                 request = V2Codec.ParseRequest(body, headerLength, limits);
             }
-            var (served, result) = await host.InferAsync(deployment.Name, number, request, cancel.Token);
-            var encoded = V2Codec.EncodeResponse(result.ToResponse(deployment.Name, served.ToString(CultureInfo.InvariantCulture), request.Id));
+            var (servedVersion, result) = await host.InferAsync(deployment.Name, number, request, cancel.Token);
+            (served.Version, served.Result) = (servedVersion, result);
+            served.Rows = request.Inputs.Count > 0 && request.Inputs[0].Shape.Length > 0 ? request.Inputs[0].Shape[0] : 0;
+            var encoded = V2Codec.EncodeResponse(result.ToResponse(deployment.Name, servedVersion.ToString(CultureInfo.InvariantCulture), request.Id));
             http.Response.StatusCode = 200;
             http.Response.ContentType = encoded.ContentType;
             if (encoded.HeaderLength is { } length) http.Response.Headers[V2Body.HeaderLengthHeader] = length.ToString(CultureInfo.InvariantCulture);
@@ -237,7 +261,11 @@ public sealed class InferenceEndpoint(
 
     private static Task WriteErrorAsync(HttpContext http, int status, string message)
     {
+        // Serialised first so the length is known: metering counts the bytes sent (Content-Length).
+        var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { error = message });
         http.Response.StatusCode = status;
-        return http.Response.WriteAsJsonAsync(new { error = message }, http.RequestAborted);
+        http.Response.ContentType = "application/json; charset=utf-8";
+        http.Response.ContentLength = body.Length;
+        return http.Response.Body.WriteAsync(body, http.RequestAborted).AsTask();
     }
 }
