@@ -49,10 +49,11 @@ public sealed class ApiKeyAuthenticationHandler(
         var hash = ApiKeyService.Hash(secret);
         if (!cache.TryGet(hash, out var identity))
         {
+            var epoch = cache.Epoch;
             var found = await LookUpAsync(hash);
             if (found is null) return AuthenticateResult.Fail("The API key is unknown, revoked, expired, or its owner is disabled.");
             identity = found;
-            cache.Put(hash, identity);
+            cache.Put(hash, identity, epoch);
         }
 
         if (cache.ShouldWriteLastUsed(identity.KeyId, LastUsedResolution))

@@ -20,6 +20,11 @@ public sealed class ApiKeyCache(TimeProvider? clock = null)
 
     private readonly ConcurrentDictionary<string, (ApiKeyIdentity Identity, DateTimeOffset Until)> _byHash = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Guid, DateTimeOffset> _lastUsedWritten = new();
+    // Bumped by every Forget: a lookup that started before a revoke must not put its stale answer back.
+    private long _epoch;
+
+    /// <summary>Read before looking a key up in the database; pass it to <see cref="Put"/>.</summary>
+    public long Epoch => Interlocked.Read(ref _epoch);
 
     public bool TryGet(string hash, out ApiKeyIdentity identity)
     {
@@ -35,15 +40,21 @@ public sealed class ApiKeyCache(TimeProvider? clock = null)
         return true;
     }
 
-    public void Put(string hash, ApiKeyIdentity identity) => _byHash[hash] = (identity, _clock.GetUtcNow() + Lifetime);
+    public void Put(string hash, ApiKeyIdentity identity, long epochBeforeLookUp)
+    {
+        if (Epoch != epochBeforeLookUp) return; // something was revoked or changed meanwhile: do not cache this answer
+        _byHash[hash] = (identity, _clock.GetUtcNow() + Lifetime);
+    }
 
     public void ForgetKey(Guid keyId)
     {
+        Interlocked.Increment(ref _epoch);
         foreach (var (hash, entry) in _byHash) if (entry.Identity.KeyId == keyId) _byHash.TryRemove(hash, out _);
     }
 
     public void ForgetUser(string userId)
     {
+        Interlocked.Increment(ref _epoch);
         foreach (var (hash, entry) in _byHash) if (entry.Identity.UserId == userId) _byHash.TryRemove(hash, out _);
     }
 

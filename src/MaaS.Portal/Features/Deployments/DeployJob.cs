@@ -67,9 +67,16 @@ public sealed class DeployJob(
             }
 
             await progress(0.35, "loading and warming up");
-            var report = await host.ApplyAsync(deployment.Name, served, SettingsOf(deployment), cancellationToken);
+            var report = await host.ApplyAsync(deployment.Name, deployment.Generation, served, SettingsOf(deployment), cancellationToken);
+            if (report is null) return new Outcome(deployment.Name, $"{deployment.Name}: a newer change was applied meanwhile; this one was skipped.", null);
 
             await using var db = await dbFactory.CreateDbContextAsync(CancellationToken.None);
+            if (!await db.Deployments.AnyAsync(d => d.Id == deploymentId, CancellationToken.None))
+            {
+                // Undeployed while this job loaded: what it loaded must not stay in memory under that name.
+                await host.UnloadAsync(deployment.Name);
+                return new Outcome(deployment.Name, null, "The deployment was removed while it was being loaded.");
+            }
             var now = DateTimeOffset.UtcNow;
             // Only the generation this run loaded may mark itself Ready: a newer change has its own job coming.
             var updated = await db.Deployments.Where(d => d.Id == deploymentId && d.Generation == deployment.Generation)
@@ -85,10 +92,12 @@ public sealed class DeployJob(
                           (updated == 0 ? " (a newer change is being applied)" : "");
             return new Outcome(deployment.Name, summary, null);
         }
-        catch (Exception ex) when (ex is DeploymentFailedException or ModelLoadException or InvalidDataException or IOException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             logger.LogWarning(ex, "Deployment {Deployment} failed to load", deployment.Name);
-            var message = ex.Message;
+            var message = ex is DeploymentFailedException or ModelLoadException or InvalidDataException or IOException
+                ? ex.Message
+                : $"Loading failed unexpectedly: {ex.Message}";
             await using var db = await dbFactory.CreateDbContextAsync(CancellationToken.None);
             // What served before keeps serving; the state says the change failed and why.
             await SetStateAsync(db, deployment, DeploymentStates.Failed, message, CancellationToken.None);
@@ -131,7 +140,9 @@ public sealed class DeployJob(
         }
         if (payload.Count == 1) return blobs.PathOf(version.Sha256);
 
-        var folder = Path.Combine(paths.Root, "serving", version.Sha256);
+        // Named after every file of the bundle: two bundles may share the .onnx graph but not their weights.
+        var identity = string.Join("\n", payload.OrderBy(f => f.FileName, StringComparer.Ordinal).Select(f => $"{f.FileName}:{f.Sha256}"));
+        var folder = Path.Combine(paths.Root, "serving", Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(identity))));
         if (!Directory.Exists(folder))
         {
             var temp = Path.Combine(paths.Temp, $"{Guid.NewGuid():N}.serving");

@@ -23,10 +23,18 @@ public sealed class DeploymentReconciler(IServiceProvider services, IDbContextFa
             var ids = await db.Deployments.AsNoTracking().OrderBy(d => d.Name).Select(d => d.Id).ToListAsync(stoppingToken);
             foreach (var id in ids)
             {
-                using var scope = services.CreateScope();
-                var outcome = await scope.ServiceProvider.GetRequiredService<DeployJob>().ApplyAsync(id, null, stoppingToken);
-                if (outcome.Failure is { } failure) logger.LogWarning("Deployment {Deployment} did not come back: {Failure}", outcome.Name, failure);
-                else logger.LogInformation("Deployment {Deployment} is back: {Summary}", outcome.Name, outcome.Summary);
+                try
+                {
+                    using var scope = services.CreateScope();
+                    var outcome = await scope.ServiceProvider.GetRequiredService<DeployJob>().ApplyAsync(id, null, stoppingToken);
+                    if (outcome.Failure is { } failure) logger.LogWarning("Deployment {Deployment} did not come back: {Failure}", outcome.Name, failure);
+                    else logger.LogInformation("Deployment {Deployment} is back: {Summary}", outcome.Name, outcome.Summary);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // One deployment's trouble must not keep the others from loading.
+                    logger.LogError(ex, "Reloading deployment {Id} failed", id);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

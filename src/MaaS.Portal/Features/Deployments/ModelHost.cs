@@ -22,6 +22,8 @@ public sealed class ModelHost(ILogger<ModelHost> logger) : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Route> _routes = new(StringComparer.Ordinal);
     // One change at a time per deployment: a job and the reconciler must not interleave their loads.
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _changes = new(StringComparer.Ordinal);
+    // The newest generation applied per deployment: a job that read an older row must not switch traffic back.
+    private readonly ConcurrentDictionary<string, int> _generations = new(StringComparer.Ordinal);
 
     public static bool CudaAvailable { get; } = OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider");
 
@@ -53,12 +55,14 @@ public sealed class ModelHost(ILogger<ModelHost> logger) : IAsyncDisposable
     /// Brings one deployment in line: loads (or reloads with new settings) every version it should serve, switches the
     /// route, and unloads the versions it no longer serves. If a load fails, what was served before keeps serving.
     /// </summary>
-    public async Task<ApplyReport> ApplyAsync(string deployment, IReadOnlyList<ServedVersion> versions, InferenceSettings settings, CancellationToken ct)
+    public async Task<ApplyReport?> ApplyAsync(string deployment, int generation, IReadOnlyList<ServedVersion> versions, InferenceSettings settings, CancellationToken ct)
     {
         var gate = _changes.GetOrAdd(deployment, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
         try
         {
+            // Two deploy jobs of one deployment may run at once; the older row's job arriving last changes nothing.
+            if (_generations.TryGetValue(deployment, out var applied) && applied > generation) return null;
             var coldStart = TimeSpan.Zero;
             long memory = 0;
             var notes = new List<string>();
@@ -72,11 +76,13 @@ public sealed class ModelHost(ILogger<ModelHost> logger) : IAsyncDisposable
                 if (model.BatchingUnavailable is { } why) notes.Add($"v{served.Version}: dynamic batching is off: {why}");
                 if (model.LoadReport.WarmUpSkipped is { } skipped) notes.Add($"v{served.Version}: warm-up skipped: {skipped}");
             }
-            var old = _routes.GetValueOrDefault(deployment);
             _routes[deployment] = new Route(versions.Where(v => v.Weight > 0).Select(v => (v.Version, v.Weight)).ToList());
-            foreach (var gone in old?.Targets.Select(t => t.Version).Except(versions.Select(v => v.Version)) ?? [])
+            _generations[deployment] = generation;
+            // Everything loaded for this deployment that it no longer serves goes, weight-0 versions included.
+            var kept = versions.Select(v => Key(deployment, v.Version)).ToHashSet();
+            foreach (var gone in _host.Keys.Where(k => k.Deployment == deployment && !kept.Contains(k)))
             {
-                await _host.UnloadAsync(Key(deployment, gone), CancellationToken.None);
+                await _host.UnloadAsync(gone, CancellationToken.None);
             }
             logger.LogInformation("Deployment {Deployment} serves {Versions}", deployment, string.Join(", ", versions.Select(v => $"v{v.Version}:{v.Weight}")));
             return new ApplyReport(coldStart, memory, notes);
@@ -95,6 +101,7 @@ public sealed class ModelHost(ILogger<ModelHost> logger) : IAsyncDisposable
         try
         {
             _routes.TryRemove(deployment, out _);
+            _generations.TryRemove(deployment, out _);
             foreach (var key in _host.Keys.Where(k => k.Deployment == deployment))
             {
                 await _host.UnloadAsync(key, CancellationToken.None);

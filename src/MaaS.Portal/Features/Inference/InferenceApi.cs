@@ -76,8 +76,8 @@ public static class InferenceApi
     {
         var deployment = await CallableAsync(name, user, directory, CancellationToken.None);
         if (deployment is null) return Error(404, $"Unknown model '{name}'.");
-        var served = host.RouteOf(deployment.Name)?.Targets.Select(t => t.Version).ToList() ?? [];
-        var number = ParseVersion(version) ?? served.FirstOrDefault();
+        var served = deployment.Targets.OrderBy(t => t.Version).Select(t => t.Version).ToList();
+        var number = ParseVersion(version) ?? host.RouteOf(deployment.Name)?.Targets.FirstOrDefault().Version ?? served.FirstOrDefault();
         if (version is not null && !served.Contains(number)) return Error(404, $"Model '{deployment.Name}' does not serve version '{version}'.");
         if (host.Loaded(deployment.Name, number) is not { } loaded) return Error(503, $"Model '{deployment.Name}' is not ready ({deployment.State}).");
         return Results.Ok(new
@@ -97,7 +97,8 @@ public static class InferenceApi
         var route = host.RouteOf(deployment.Name);
         var number = ParseVersion(version);
         if (number is not null && deployment.Targets.All(t => t.Version != number)) return Error(404, $"Model '{deployment.Name}' does not serve version '{version}'.");
-        var ready = route is not null && (number is null || route.Targets.Any(t => t.Version == number));
+        // A version with weight 0 takes no routed traffic but is loaded and answers when asked for by number.
+        var ready = route is not null && (number is null || host.Loaded(deployment.Name, number.Value) is not null);
         return ready ? Results.Ok(new { name = deployment.Name, ready = true }) : Results.Json(new { name = deployment.Name, ready = false }, statusCode: 503);
     }
 }
