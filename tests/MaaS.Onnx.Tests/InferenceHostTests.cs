@@ -138,12 +138,16 @@ public sealed class InferenceHostTests
         await using var model = await LoadedModel.LoadAsync(new ModelKey("slow", "1"), path,
             new InferenceSettings { QueueTimeout = TimeSpan.FromMilliseconds(50) });
 
-        var running = Task.Run(() => model.InferAsync(SlowRequest(rows: 2000)));
+        // The busy run is far longer than the test and is only stopped (by cancelling) once the overload is seen:
+        // a run that ends by itself could free the instance while a starved timer has not yet fired the timeout.
+        using var holdBusy = new CancellationTokenSource();
+        var running = Task.Run(() => model.InferAsync(SlowRequest(rows: 20_000), holdBusy.Token));
         await WaitUntil(() => model.Statistics.BusyInstances == 1);
         var error = await Assert.ThrowsAsync<InferenceOverloadedException>(() => model.InferAsync(SlowRequest(rows: 1)));
 
         Assert.Equal("All 1 instance of model slow/1 stayed busy for 0.05 s; try again later.", error.Message);
-        await running;
+        holdBusy.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
         Assert.Single((await model.InferAsync(SlowRequest(rows: 1))).Outputs);
         Assert.Equal(1, model.Statistics.Failures);
     }
@@ -234,9 +238,10 @@ public sealed class InferenceHostTests
         var key = new ModelKey("slow", "1");
         var old = await host.LoadAsync(key, slow, new InferenceSettings());
 
-        // Task.Run: a request computes on the thread that calls it, so calling here would return only when it is done.
-        var inFlight = Task.Run(() => host.InferAsync(key, SlowRequest(rows: 2000)));
-        await WaitUntil(() => old.Statistics.BusyInstances == 1);
+        // A request that reached the old model just before the switch: it holds a reference (as InferenceHost.InferAsync
+        // does) and runs only after the switch. Holding it by hand, rather than racing a slow run against the reload,
+        // keeps the test deterministic on a fast or a starved machine.
+        Assert.True(old.TryAcquire());
         var replacing = host.ReplaceAsync(key, slow, new InferenceSettings());
         await WaitUntil(() => old.IsRetired);
 
@@ -244,8 +249,11 @@ public sealed class InferenceHostTests
         Assert.True(host.TryGet(key, out var current));
         Assert.NotSame(old, current);
         Assert.Single((await host.InferAsync(key, SlowRequest(rows: 1))).Outputs);
-        var finished = await inFlight;
-        Assert.Equal([2000L, 256], finished.Outputs[0].Shape);
+        Assert.False(replacing.IsCompleted);
+        var finished = await old.InferAcquiredAsync(SlowRequest(rows: 20), CancellationToken.None);
+        Assert.Equal([20L, 256], finished.Outputs[0].Shape);
+        Assert.False(old.Drained.IsCompleted);
+        old.Release();
         Assert.Same(current, await replacing);
         Assert.True(old.Drained.IsCompletedSuccessfully);
         await Assert.ThrowsAsync<ModelNotLoadedException>(() => old.InferAsync(SlowRequest(rows: 1)));
