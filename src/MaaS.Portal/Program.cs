@@ -4,6 +4,7 @@ using MaaS.Portal.Features.Accounts;
 using MaaS.Portal.Features.Admin;
 using MaaS.Portal.Features.ApiKeys;
 using MaaS.Portal.Features.Compression;
+using MaaS.Portal.Features.Costs;
 using MaaS.Portal.Features.Deployments;
 using MaaS.Portal.Features.Inference;
 using MaaS.Portal.Features.Jobs;
@@ -26,6 +27,7 @@ builder.AddSampleSets();
 builder.AddCompression();
 var deployments = builder.AddDeployments();
 builder.AddMetering();
+builder.AddCosts();
 builder.AddOperations();
 
 builder.AddPortalUi();
@@ -50,7 +52,7 @@ api.MapModelsApi(models.MaxUploadBytes);
 api.MapSampleSetsApi();
 api.MapCompressionApi();
 api.MapDeploymentsApi();
-api.MapUsageApi();
+api.MapCostsApi();
 app.MapInferenceApi(deployments.MaxRequestBytes);
 app.MapMetricsEndpoint();
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Hangfire;
 using MaaS.Onnx.Models;
+using MaaS.Portal.Features.Costs;
 using MaaS.Portal.Features.Deployments;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Jobs;
@@ -36,7 +37,19 @@ internal static class DeploymentTestSupport
         services.AddSingleton(new ModelHost(NullLogger<ModelHost>.Instance));
         services.AddSingleton<DeploymentMetrics>();
         services.AddSingleton<DeploymentDirectory>();
+        services.AddCostServices(db);
         services.AddSingleton<DeploymentService>();
+    }
+
+    /// <summary>The cost feature's services (prices at their defaults) on the test database.</summary>
+    public static void AddCostServices(this IServiceCollection services, TestDatabase db)
+    {
+        services.AddSingleton(db.Factory);
+        services.AddSingleton(Options.Create(new CostsOptions()));
+        services.AddSingleton<PriceSheets>();
+        services.AddSingleton<CostReports>();
+        services.AddSingleton<BudgetService>();
+        services.AddSingleton<CompressionSavings>();
     }
 
     private static readonly JsonSerializerOptions InspectionJson = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };

@@ -138,3 +138,68 @@ internal sealed class MemoryMinuteConfiguration : IEntityTypeConfiguration<Featu
         memory.Property(m => m.OwnerId).HasMaxLength(450);
     }
 }
+
+internal sealed class PriceSheetConfiguration : IEntityTypeConfiguration<Features.Costs.PriceSheet>
+{
+    public void Configure(EntityTypeBuilder<Features.Costs.PriceSheet> price)
+    {
+        price.HasIndex(p => p.EffectiveFrom);
+        price.Property(p => p.Currency).HasMaxLength(3);
+        price.Property(p => p.ChangedBy).HasMaxLength(256);
+        price.Property(p => p.Note).HasMaxLength(500);
+    }
+}
+
+internal sealed class UsageRollupConfiguration : IEntityTypeConfiguration<Features.Costs.UsageRollup>
+{
+    public void Configure(EntityTypeBuilder<Features.Costs.UsageRollup> rollup)
+    {
+        // Reports read a resolution over a period, for everyone, one owner or one deployment.
+        rollup.HasIndex(r => new { r.Hours, r.Start });
+        rollup.HasIndex(r => new { r.Hours, r.OwnerId, r.Start });
+        rollup.HasIndex(r => new { r.Hours, r.DeploymentName, r.Start });
+        rollup.Property(r => r.DeploymentName).HasMaxLength(63);
+        rollup.Property(r => r.OwnerId).HasMaxLength(450);
+    }
+}
+
+internal sealed class StorageHourConfiguration : IEntityTypeConfiguration<Features.Costs.StorageHour>
+{
+    public void Configure(EntityTypeBuilder<Features.Costs.StorageHour> storage)
+    {
+        storage.HasIndex(s => s.Hour);
+        storage.HasIndex(s => new { s.OwnerId, s.Hour });
+        storage.Property(s => s.OwnerId).HasMaxLength(450);
+    }
+}
+
+internal sealed class RollupMarkConfiguration : IEntityTypeConfiguration<Features.Costs.RollupMark>
+{
+    public void Configure(EntityTypeBuilder<Features.Costs.RollupMark> mark)
+    {
+        mark.HasKey(m => m.Name);
+        mark.Property(m => m.Name).HasMaxLength(32);
+    }
+}
+
+internal sealed class UserBudgetConfiguration : IEntityTypeConfiguration<Features.Costs.UserBudget>
+{
+    public void Configure(EntityTypeBuilder<Features.Costs.UserBudget> budget)
+    {
+        budget.HasKey(b => b.UserId);
+        budget.Property(b => b.UserId).HasMaxLength(450);
+        budget.Property(b => b.SetBy).HasMaxLength(256);
+        budget.Property(b => b.LiftedForMonth).HasMaxLength(7);
+    }
+}
+
+internal sealed class BudgetAlertConfiguration : IEntityTypeConfiguration<Features.Costs.BudgetAlert>
+{
+    public void Configure(EntityTypeBuilder<Features.Costs.BudgetAlert> alert)
+    {
+        alert.HasIndex(a => new { a.UserId, a.Month, a.Percent }).IsUnique();
+        alert.HasIndex(a => a.Month);
+        alert.Property(a => a.UserId).HasMaxLength(450);
+        alert.Property(a => a.Month).HasMaxLength(7);
+    }
+}

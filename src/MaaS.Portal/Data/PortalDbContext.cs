@@ -1,5 +1,6 @@
 using MaaS.Portal.Features.Accounts;
 using MaaS.Portal.Features.ApiKeys;
+using MaaS.Portal.Features.Costs;
 using MaaS.Portal.Features.Deployments;
 using MaaS.Portal.Features.Metering;
 using MaaS.Portal.Features.Models;
@@ -23,6 +24,12 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) :
     public DbSet<DeploymentTarget> DeploymentTargets => Set<DeploymentTarget>();
     public DbSet<UsageMinute> UsageMinutes => Set<UsageMinute>();
     public DbSet<MemoryMinute> MemoryMinutes => Set<MemoryMinute>();
+    public DbSet<PriceSheet> PriceSheets => Set<PriceSheet>();
+    public DbSet<UsageRollup> UsageRollups => Set<UsageRollup>();
+    public DbSet<StorageHour> StorageHours => Set<StorageHour>();
+    public DbSet<RollupMark> RollupMarks => Set<RollupMark>();
+    public DbSet<UserBudget> UserBudgets => Set<UserBudget>();
+    public DbSet<BudgetAlert> BudgetAlerts => Set<BudgetAlert>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

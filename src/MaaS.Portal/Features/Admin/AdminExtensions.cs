@@ -5,5 +5,6 @@ public static class AdminExtensions
     public static void AddAdmin(this WebApplicationBuilder builder)
     {
         builder.Services.AddTransient<VerifyBlobStoreJob>();
+        builder.Services.AddSingleton<AdminOverview>();
     }
 }

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.RegularExpressions;
 using MaaS.Portal.Data;
+using MaaS.Portal.Features.Costs;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Jobs;
 using Microsoft.EntityFrameworkCore;
@@ -33,6 +34,7 @@ public sealed partial class DeploymentService(
     ModelHost host,
     DeploymentDirectory directory,
     DeploymentMetrics metrics,
+    BudgetService budgets,
     IOptions<DeploymentsOptions> options)
 {
     public async Task<IReadOnlyList<DeploymentView>> ListAsync(string userId, bool everyone, CancellationToken cancellationToken = default)
@@ -60,6 +62,8 @@ public sealed partial class DeploymentService(
         var deployment = new Deployment { Name = name, OwnerId = userId };
         errors.AddRange(ApplySettings(deployment, request.Settings));
         if (errors.Count > 0) return DeploymentChange.Refused(400, [.. errors]);
+        // Over budget: what serves keeps serving, nothing new starts (an admin can lift it for the month).
+        if ((await budgets.StatusAsync(userId, cancellationToken)).DeployRefusal is { } overBudget) return DeploymentChange.Refused(403, overBudget);
 
         var version = await registry.GetVersionAsync(request.ModelId!, request.Version!.Value, userId, isAdmin, cancellationToken);
         if (version is null) return DeploymentChange.Refused(404, $"Model '{request.ModelId}' has no version {request.Version} of yours.");

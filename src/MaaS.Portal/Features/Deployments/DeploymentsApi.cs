@@ -35,6 +35,7 @@ public static class DeploymentsApi
     private static IResult Result(DeploymentChange change) => change.StatusCode switch
     {
         202 => TypedResults.Accepted($"/api/deployments/{change.Deployment!.Name}", new { deployment = change.Deployment, job = change.Job }),
+        403 => TypedResults.Problem(statusCode: 403, title: "Over budget", detail: change.Errors[0]),
         404 => TypedResults.Problem(statusCode: 404, title: "Not found", detail: change.Errors[0]),
         409 => TypedResults.Problem(statusCode: 409, title: "Conflict", detail: change.Errors[0]),
         _ => TypedResults.Problem(statusCode: 400, title: "Invalid deployment", detail: string.Join(" ", change.Errors),

@@ -13,32 +13,7 @@ namespace MaaS.Portal.Features.Metering;
 
 public static class MeteringApi
 {
-    /// <summary>Longest period one usage query may span.</summary>
-    public static readonly TimeSpan MaxPeriod = TimeSpan.FromDays(731);
-
     public const string PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
-
-    public static void MapUsageApi(this RouteGroupBuilder api)
-    {
-        api.MapGet("/usage", async Task<IResult> (ClaimsPrincipal user, UsageReports reports, TimeProvider clock,
-                DateTimeOffset? from, DateTimeOffset? to, string? groupBy) =>
-            {
-                var end = to ?? clock.GetUtcNow();
-                var start = from ?? end.AddDays(-7);
-                var grouping = (groupBy ?? UsageGroupings.Deployment).Trim().ToLowerInvariant();
-                if (!UsageGroupings.All.Contains(grouping))
-                    return Problem($"'groupBy' is one of {string.Join(", ", UsageGroupings.All)}; '{groupBy}' is not.");
-                if (end <= start) return Problem("'to' must be after 'from'.");
-                if (end - start > MaxPeriod) return Problem($"A period spans at most {MaxPeriod.TotalDays:0} days; ask for a shorter one.");
-                return TypedResults.Ok(await reports.ReportAsync(start, end, grouping, user.UserId(), user.IsAdmin()));
-            })
-            .WithTags("Usage")
-            .Produces<UsageReport>()
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .WithSummary("Metered usage in [from, to) (ISO 8601; default: the last 7 days) grouped by user, model, deployment or day (UTC): " +
-                "requests, errors, computeSeconds, vcpuSeconds (compute × threads), bytesIn, bytesOut, queueSeconds and latencySeconds " +
-                "(sums), memoryByteSeconds (loaded memory × time). Your own usage; admins: everyone's. Deleted users, models and deployments keep their usage, marked deleted.");
-    }
 
     /// <summary>
     /// <c>GET /metrics</c> in the Prometheus text format. Anonymous from the machine itself (a Prometheus agent or
@@ -81,6 +56,4 @@ public static class MeteringApi
     private static bool IsLocal(HttpContext http) =>
         http.Connection.RemoteIpAddress is { } ip && IPAddress.IsLoopback(ip)
         && !http.Request.Headers.ContainsKey("X-Forwarded-For") && !http.Request.Headers.ContainsKey("Forwarded");
-
-    private static IResult Problem(string detail) => TypedResults.Problem(statusCode: 400, title: "Invalid usage query", detail: detail);
 }

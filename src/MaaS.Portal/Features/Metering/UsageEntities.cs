@@ -31,6 +31,8 @@ public sealed class UsageMinute
     public double QueueSeconds { get; set; }
     /// <summary>Sum of end-to-end handling time, for mean latency.</summary>
     public double LatencySeconds { get; set; }
+    /// <summary>Handling times counted in <see cref="Metering.LatencyHistogram"/> buckets, for percentiles.</summary>
+    public string LatencyHistogram { get; set; } = "";
 }
 
 /// <summary>

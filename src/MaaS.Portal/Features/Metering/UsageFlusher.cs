@@ -133,36 +133,27 @@ public sealed class UsageFlusher(
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         foreach (var (key, t) in drained)
         {
-            var updated = await db.UsageMinutes
-                .Where(u => u.Minute == key.Minute && u.DeploymentName == key.Deployment && u.Version == key.Version
-                    && u.ApiKeyId == key.ApiKeyId && u.OwnerId == key.OwnerId && u.ModelId == key.ModelId)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(u => u.Requests, u => u.Requests + t.Requests)
-                    .SetProperty(u => u.Errors, u => u.Errors + t.Errors)
-                    .SetProperty(u => u.ComputeSeconds, u => u.ComputeSeconds + t.ComputeSeconds)
-                    .SetProperty(u => u.VcpuSeconds, u => u.VcpuSeconds + t.VcpuSeconds)
-                    .SetProperty(u => u.BytesIn, u => u.BytesIn + t.BytesIn)
-                    .SetProperty(u => u.BytesOut, u => u.BytesOut + t.BytesOut)
-                    .SetProperty(u => u.QueueSeconds, u => u.QueueSeconds + t.QueueSeconds)
-                    .SetProperty(u => u.LatencySeconds, u => u.LatencySeconds + t.LatencySeconds), ct);
-            if (updated > 0) continue;
-            db.UsageMinutes.Add(new UsageMinute
+            // Read, add, write: the histogram merges in code, and the flusher is the only writer of minute rows (its gate).
+            var row = await db.UsageMinutes.FirstOrDefaultAsync(u => u.Minute == key.Minute && u.DeploymentName == key.Deployment
+                && u.Version == key.Version && u.ApiKeyId == key.ApiKeyId && u.OwnerId == key.OwnerId && u.ModelId == key.ModelId, ct);
+            if (row is null)
             {
-                Minute = key.Minute,
-                DeploymentName = key.Deployment,
-                Version = key.Version,
-                ApiKeyId = key.ApiKeyId,
-                OwnerId = key.OwnerId,
-                ModelId = key.ModelId,
-                Requests = t.Requests,
-                Errors = t.Errors,
-                ComputeSeconds = t.ComputeSeconds,
-                VcpuSeconds = t.VcpuSeconds,
-                BytesIn = t.BytesIn,
-                BytesOut = t.BytesOut,
-                QueueSeconds = t.QueueSeconds,
-                LatencySeconds = t.LatencySeconds,
-            });
+                row = new UsageMinute
+                {
+                    Minute = key.Minute, DeploymentName = key.Deployment, Version = key.Version, ApiKeyId = key.ApiKeyId,
+                    OwnerId = key.OwnerId, ModelId = key.ModelId,
+                };
+                db.UsageMinutes.Add(row);
+            }
+            row.Requests += t.Requests;
+            row.Errors += t.Errors;
+            row.ComputeSeconds += t.ComputeSeconds;
+            row.VcpuSeconds += t.VcpuSeconds;
+            row.BytesIn += t.BytesIn;
+            row.BytesOut += t.BytesOut;
+            row.QueueSeconds += t.QueueSeconds;
+            row.LatencySeconds += t.LatencySeconds;
+            row.LatencyHistogram = LatencyHistogram.Merge(row.LatencyHistogram, t.LatencyHistogram);
         }
         foreach (var m in _memory.Values)
         {

@@ -41,7 +41,7 @@ public readonly record struct UsageKey(DateTimeOffset Minute, string Deployment,
 
 /// <summary>The sums of one bucket, as drained for a flush.</summary>
 public sealed record UsageTotals(long Requests, long Errors, double ComputeSeconds, double VcpuSeconds, long BytesIn, long BytesOut,
-    double QueueSeconds, double LatencySeconds);
+    double QueueSeconds, double LatencySeconds, string LatencyHistogram = "");
 
 /// <summary>
 /// The hot-path half of metering (ARCHITECTURE.md, decision 7): each request adds to an in-memory bucket per
@@ -78,6 +78,7 @@ public sealed class UsageMeter(TimeProvider clock)
                 bucket.BytesOut += request.BytesOut;
                 bucket.QueueSeconds += queue;
                 bucket.LatencySeconds += request.Latency.TotalSeconds;
+                bucket.Latencies.Add(request.Latency.TotalSeconds);
                 return;
             }
         }
@@ -137,12 +138,15 @@ public sealed class UsageMeter(TimeProvider clock)
         public bool Retired;
         public long Requests, Errors, BytesIn, BytesOut;
         public double ComputeSeconds, VcpuSeconds, QueueSeconds, LatencySeconds;
+        public LatencyHistogram Latencies = new();
 
         public UsageTotals Take()
         {
-            var totals = new UsageTotals(Requests, Errors, ComputeSeconds, VcpuSeconds, BytesIn, BytesOut, QueueSeconds, LatencySeconds);
+            var totals = new UsageTotals(Requests, Errors, ComputeSeconds, VcpuSeconds, BytesIn, BytesOut, QueueSeconds, LatencySeconds,
+                Latencies.ToString());
             Requests = Errors = BytesIn = BytesOut = 0;
             ComputeSeconds = VcpuSeconds = QueueSeconds = LatencySeconds = 0;
+            Latencies = new LatencyHistogram();
             return totals;
         }
 
@@ -156,6 +160,7 @@ public sealed class UsageMeter(TimeProvider clock)
             BytesOut += t.BytesOut;
             QueueSeconds += t.QueueSeconds;
             LatencySeconds += t.LatencySeconds;
+            Latencies.Add(t.LatencyHistogram);
         }
     }
 }

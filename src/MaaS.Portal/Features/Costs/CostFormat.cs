@@ -1,0 +1,21 @@
+using System.Globalization;
+
+namespace MaaS.Portal.Features.Costs;
+
+/// <summary>How money and latency read on the cost pages: small amounts keep enough digits to be told apart from zero.</summary>
+public static class CostFormat
+{
+    public static string Money(decimal amount, string currency)
+    {
+        var digits = amount == 0 || Math.Abs(amount) >= 1 ? 2 : Math.Abs(amount) >= 0.01m ? 4 : 6;
+        return amount.ToString("N" + digits, CultureInfo.InvariantCulture) + " " + currency;
+    }
+
+    public static string Latency(double? seconds) => seconds switch
+    {
+        null => "–",
+        < 0.001 => $"{seconds * 1e6:0} µs",
+        < 1 => $"{seconds * 1000:0.#} ms",
+        _ => $"{seconds:0.##} s",
+    };
+}
