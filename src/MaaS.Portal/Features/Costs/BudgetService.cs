@@ -10,13 +10,14 @@ public enum BudgetLevel { None, Warning, Exceeded }
 /// <summary>A user's spend this UTC month against their budget (null when they have none).</summary>
 public sealed record BudgetStatus(string UserId, string Month, decimal? Budget, decimal Spent, string Currency, bool Lifted)
 {
-    public double? Percent => Budget is > 0 ? (double)(Spent / Budget.Value * 100) : Budget == 0 ? (Spent > 0 ? double.PositiveInfinity : 0) : null;
+    /// <summary>Spent as a share of the budget; null without a budget, or with a budget of zero (any spend is over it).</summary>
+    public double? Percent => Budget is > 0 ? (double)(Spent / Budget.Value * 100) : null;
 
-    public BudgetLevel Level => Percent switch
+    public BudgetLevel Level => Budget switch
     {
         null => BudgetLevel.None,
-        >= 100 => BudgetLevel.Exceeded,
-        >= 80 => BudgetLevel.Warning,
+        { } b when Spent >= b && Spent > 0 => BudgetLevel.Exceeded,
+        { } b when b > 0 && Spent >= b * 0.8m => BudgetLevel.Warning,
         _ => BudgetLevel.None,
     };
 
@@ -84,8 +85,8 @@ public sealed class BudgetService(IDbContextFactory<PortalDbContext> dbFactory, 
 
     private async Task<int> RaiseAsync(PortalDbContext db, BudgetStatus status, CancellationToken ct)
     {
-        if (status.Budget is not { } budget || status.Percent is not { } percent) return 0;
-        var due = new[] { 80, 100 }.Where(p => percent >= p).ToList();
+        if (status.Budget is not { } budget) return 0;
+        int[] due = status.Level switch { BudgetLevel.Exceeded => [80, 100], BudgetLevel.Warning => [80], _ => [] };
         var existing = await db.BudgetAlerts.Where(a => a.UserId == status.UserId && a.Month == status.Month).Select(a => a.Percent).ToListAsync(ct);
         var raised = 0;
         foreach (var p in due.Except(existing))

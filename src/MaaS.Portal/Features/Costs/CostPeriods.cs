@@ -32,7 +32,7 @@ public static class CostPeriods
                 if (first is null || last is null) return (null, "Pick the first and the last day of the period.");
                 if (last < first) return (null, $"The period ends ({last:yyyy-MM-dd}) before it starts ({first:yyyy-MM-dd}).");
                 var period = new CostPeriod(StartOfDay(first.Value, zone), StartOfDay(last.Value.AddDays(1), zone));
-                if (period.To - period.From > MaxSpan) return (null, $"A period spans at most two years ({MaxSpan.TotalDays:0} days); pick a shorter one.");
+                if (period.To - period.From > MaxSpan) return (null, $"A period spans at most {MaxSpan.TotalDays:0} days (two years); pick a shorter one.");
                 return (period, null);
             default: return (null, $"Unknown period '{preset}'.");
         }

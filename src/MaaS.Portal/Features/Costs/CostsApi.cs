@@ -95,7 +95,7 @@ public static class CostsApi
 
     public static string? PeriodError(DateTimeOffset from, DateTimeOffset to) =>
         to <= from ? "'to' must be after 'from'."
-        : to - from > CostPeriods.MaxSpan ? $"A period spans at most two years ({CostPeriods.MaxSpan.TotalDays:0} days); ask for a shorter one."
+        : to - from > CostPeriods.MaxSpan ? $"A period spans at most {CostPeriods.MaxSpan.TotalDays:0} days (two years); ask for a shorter one."
         : null;
 
     private static UsageCostReport Priced(UsageReport usage, CostReport costs)
