@@ -20,7 +20,8 @@ public sealed class CostComponentsTests : MudTestBase, IDisposable
     void IDisposable.Dispose() => _db.Dispose();
 
     private static CostRow Row(string label, long requests, decimal compute, bool deleted = false) =>
-        new(label, label, deleted, null, null, requests, requests / 10, 0.012, 1, 0, 0, CostLine.Zero with { InferenceCompute = compute });
+        new(label, label, deleted, null, null, requests, requests / 10, 0.012, 1, 0, 0, CostLine.Zero with { InferenceCompute = compute },
+            UsageQuantities.Zero with { Requests = requests, Errors = requests / 10 });
 
     [Fact]
     public void CostTable_ListsRows_MostExpensiveFirst_AndSortsByAColumnOnClick()

@@ -314,6 +314,9 @@ namespace MaaS.Portal.Data.Migrations
                         .HasMaxLength(450)
                         .HasColumnType("TEXT");
 
+                    b.Property<double>("QueueSeconds")
+                        .HasColumnType("REAL");
+
                     b.Property<long>("Requests")
                         .HasColumnType("INTEGER");
 

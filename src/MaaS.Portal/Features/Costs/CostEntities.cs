@@ -45,6 +45,7 @@ public sealed class UsageRollup
     public double VcpuSeconds { get; set; }
     public long BytesIn { get; set; }
     public long BytesOut { get; set; }
+    public double QueueSeconds { get; set; }
     public double LatencySeconds { get; set; }
     public string LatencyHistogram { get; set; } = "";
     public double MemoryByteSeconds { get; set; }

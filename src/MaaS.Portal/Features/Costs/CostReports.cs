@@ -23,16 +23,23 @@ public sealed record CostQuery(DateTimeOffset From, DateTimeOffset To, string? O
 /// deployment or model. <see cref="P95Seconds"/> is read from latency histograms (within about ±19%).
 /// </summary>
 public sealed record CostRow(string Key, string Label, bool Deleted, string? OwnerId, string? OwnerLabel, long Requests, long Errors,
-    double? P95Seconds, double VcpuSeconds, double MemoryGbHours, double StorageGbMonths, CostLine Cost)
+    double? P95Seconds, double VcpuSeconds, double MemoryGbHours, double StorageGbMonths, CostLine Cost, UsageQuantities Usage)
 {
     public double ErrorRate => Requests == 0 ? 0 : (double)Errors / Requests;
 }
 
 /// <summary>One bucket of the chart: an hour or a day in the report's time zone, starting at <see cref="Start"/> (UTC).</summary>
-public sealed record CostPoint(DateTimeOffset Start, string Label, long Requests, CostLine Cost);
+public sealed record CostPoint(DateTimeOffset Start, string Label, UsageQuantities Usage, CostLine Cost)
+{
+    public long Requests => Usage.Requests;
+}
 
+/// <summary>
+/// A period's usage and money: <see cref="Totals"/> by category, <see cref="Usage"/> the metered quantities behind them,
+/// tables by user, model and deployment, the chart's buckets, and (for one deployment) its hours.
+/// </summary>
 public sealed record CostReport(
-    DateTimeOffset From, DateTimeOffset To, string Currency, IReadOnlyList<string> Currencies, CostLine Totals, long Requests, long Errors,
+    DateTimeOffset From, DateTimeOffset To, string Currency, IReadOnlyList<string> Currencies, CostLine Totals, UsageQuantities Usage, long Requests, long Errors,
     double? P95Seconds, IReadOnlyList<CostRow> ByUser, IReadOnlyList<CostRow> ByModel, IReadOnlyList<CostRow> ByDeployment,
     string SeriesUnit, IReadOnlyList<CostPoint> Series, IReadOnlyList<CostRow> Hourly);
 
@@ -66,7 +73,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
         var firstSample = await db.StorageHours.OrderBy(s => s.Hour).Select(s => (DateTimeOffset?)s.Hour).FirstOrDefaultAsync(ct);
 
         var usage = new List<UsageEntry>();
-        var series = new Dictionary<DateTimeOffset, (long Requests, CostLine Cost)>();
+        var series = new Dictionary<DateTimeOffset, (UsageQuantities Usage, CostLine Cost)>();
         var storage = new List<StorageEntry>();
         foreach (var interval in intervals)
         {
@@ -102,13 +109,16 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
             + jobs.Aggregate(CostLine.Zero, (sum, j) => sum + j.Cost);
         var currencies = intervals.Select(i => i.Price.Currency).Distinct().ToList();
         var unit = to - from <= HourlySeriesUpTo ? "hour" : "day";
-        return new CostReport(from, to, intervals.Count > 0 ? intervals[^1].Price.Currency : sheets[^1].Currency, currencies, totals,
-            usage.Sum(u => u.Requests), usage.Sum(u => u.Errors), latencies.Percentile(0.95), byUser, byModel, byDeployment,
+        var quantities = usage.Aggregate(UsageQuantities.Zero, (sum, u) => sum.Plus(u.Usage));
+        return new CostReport(from, to, intervals.Count > 0 ? intervals[^1].Price.Currency : sheets[^1].Currency, currencies, totals, quantities,
+            quantities.Requests, quantities.Errors, latencies.Percentile(0.95), byUser, byModel, byDeployment,
             unit, Buckets(series, from, to, unit, query.TimeZone), hourlyRows);
     }
 
-    private sealed record UsageEntry(DateTimeOffset Start, string DeploymentName, string OwnerId, Guid ModelId, long Requests, long Errors,
-        double VcpuSeconds, double MemoryByteSeconds, string Histogram, CostLine Cost);
+    private sealed record UsageEntry(DateTimeOffset Start, string DeploymentName, string OwnerId, Guid ModelId, UsageQuantities Usage, string Histogram,
+        CostLine Cost);
+
+    private static CostLine Price(UsageQuantities q, PriceSheet price) => CostArithmetic.Usage(q.VcpuSeconds, q.MemoryByteSeconds, q.Requests, price);
 
     private sealed record StorageEntry(string OwnerId, Guid ModelId, double ByteHours, CostLine Cost);
 
@@ -164,37 +174,54 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
             var rows = db.UsageRollups.AsNoTracking().Where(r => r.Hours == hours && r.Start >= piece.From && r.Start < piece.To);
             if (query.OwnerId is not null) rows = rows.Where(r => r.OwnerId == query.OwnerId);
             if (query.DeploymentName is not null) rows = rows.Where(r => r.DeploymentName == query.DeploymentName);
-            var list = await rows.Select(r => new { r.Start, r.DeploymentName, r.OwnerId, r.ModelId, r.Requests, r.Errors, r.VcpuSeconds, r.MemoryByteSeconds, r.LatencyHistogram })
+            var list = await rows.Select(r => new
+                {
+                    r.Start, r.DeploymentName, r.OwnerId, r.ModelId, r.LatencyHistogram,
+                    Usage = new UsageQuantities(r.Requests, r.Errors, r.ComputeSeconds, r.VcpuSeconds, r.BytesIn, r.BytesOut, r.QueueSeconds, r.LatencySeconds, r.MemoryByteSeconds),
+                })
                 .ToListAsync(ct);
-            return list.Select(r => new UsageEntry(r.Start, r.DeploymentName, r.OwnerId, r.ModelId, r.Requests, r.Errors, r.VcpuSeconds,
-                r.MemoryByteSeconds, r.LatencyHistogram, CostArithmetic.Usage(r.VcpuSeconds, r.MemoryByteSeconds, r.Requests, price))).ToList();
+            return list.Select(r => new UsageEntry(r.Start, r.DeploymentName, r.OwnerId, r.ModelId, r.Usage, r.LatencyHistogram, Price(r.Usage, price))).ToList();
         }
 
-        var minutes = db.UsageMinutes.AsNoTracking().Where(u => u.Minute >= piece.From && u.Minute < piece.To);
-        var memory = db.MemoryMinutes.AsNoTracking().Where(m => m.Minute >= piece.From && m.Minute < piece.To);
+        var (minutes, memory) = Minutes(db, piece.From, piece.To, query);
+        var usage = await minutes.Select(u => new
+            {
+                u.Minute, u.DeploymentName, u.OwnerId, u.ModelId, u.LatencyHistogram,
+                Usage = new UsageQuantities(u.Requests, u.Errors, u.ComputeSeconds, u.VcpuSeconds, u.BytesIn, u.BytesOut, u.QueueSeconds, u.LatencySeconds, 0),
+            })
+            .ToListAsync(ct);
+        var loaded = await memory.Select(m => new { m.Minute, m.DeploymentName, m.OwnerId, m.ModelId, m.ByteSeconds }).ToListAsync(ct);
+        return usage.Select(u => new UsageEntry(u.Minute, u.DeploymentName, u.OwnerId, u.ModelId, u.Usage, u.LatencyHistogram, Price(u.Usage, price)))
+            .Concat(loaded.Select(m =>
+            {
+                var q = UsageQuantities.Zero with { MemoryByteSeconds = m.ByteSeconds };
+                return new UsageEntry(m.Minute, m.DeploymentName, m.OwnerId, m.ModelId, q, "", Price(q, price));
+            }))
+            .ToList();
+    }
+
+    /// <summary>Minute buckets and memory minutes in [from, to), narrowed to the query's owner or deployment.</summary>
+    private static (IQueryable<UsageMinute> Usage, IQueryable<MemoryMinute> Memory) Minutes(PortalDbContext db, DateTimeOffset from, DateTimeOffset to,
+        CostQuery query)
+    {
+        var usage = db.UsageMinutes.AsNoTracking().Where(u => u.Minute >= from && u.Minute < to);
+        var memory = db.MemoryMinutes.AsNoTracking().Where(m => m.Minute >= from && m.Minute < to);
         if (query.OwnerId is not null)
         {
-            minutes = minutes.Where(u => u.OwnerId == query.OwnerId);
+            usage = usage.Where(u => u.OwnerId == query.OwnerId);
             memory = memory.Where(m => m.OwnerId == query.OwnerId);
         }
         if (query.DeploymentName is not null)
         {
-            minutes = minutes.Where(u => u.DeploymentName == query.DeploymentName);
+            usage = usage.Where(u => u.DeploymentName == query.DeploymentName);
             memory = memory.Where(m => m.DeploymentName == query.DeploymentName);
         }
-        var usage = await minutes.Select(u => new { u.Minute, u.DeploymentName, u.OwnerId, u.ModelId, u.Requests, u.Errors, u.VcpuSeconds, u.LatencyHistogram })
-            .ToListAsync(ct);
-        var loaded = await memory.Select(m => new { m.Minute, m.DeploymentName, m.OwnerId, m.ModelId, m.ByteSeconds }).ToListAsync(ct);
-        return usage.Select(u => new UsageEntry(u.Minute, u.DeploymentName, u.OwnerId, u.ModelId, u.Requests, u.Errors, u.VcpuSeconds, 0,
-                u.LatencyHistogram, CostArithmetic.Usage(u.VcpuSeconds, 0, u.Requests, price)))
-            .Concat(loaded.Select(m => new UsageEntry(m.Minute, m.DeploymentName, m.OwnerId, m.ModelId, 0, 0, 0, m.ByteSeconds, "",
-                CostArithmetic.Usage(0, m.ByteSeconds, 0, price))))
-            .ToList();
+        return (usage, memory);
     }
 
     /// <summary>The chart's data: summed per hour in SQL (hour roll-ups; minutes for what is not rolled up yet).</summary>
     private static async Task AddSeriesAsync(PortalDbContext db, PricedInterval interval, DateTimeOffset hoursThrough, CostQuery query,
-        Dictionary<DateTimeOffset, (long Requests, CostLine Cost)> series, CancellationToken ct)
+        Dictionary<DateTimeOffset, (UsageQuantities Usage, CostLine Cost)> series, CancellationToken ct)
     {
         var price = interval.Price;
         var firstHour = CeilHour(interval.From);
@@ -206,9 +233,14 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
             if (query.OwnerId is not null) rows = rows.Where(r => r.OwnerId == query.OwnerId);
             if (query.DeploymentName is not null) rows = rows.Where(r => r.DeploymentName == query.DeploymentName);
             var hours = await rows.GroupBy(r => r.Start)
-                .Select(g => new { Start = g.Key, Requests = g.Sum(r => r.Requests), Vcpu = g.Sum(r => r.VcpuSeconds), Memory = g.Sum(r => r.MemoryByteSeconds) })
+                .Select(g => new
+                {
+                    Start = g.Key,
+                    Usage = new UsageQuantities(g.Sum(r => r.Requests), g.Sum(r => r.Errors), g.Sum(r => r.ComputeSeconds), g.Sum(r => r.VcpuSeconds),
+                        g.Sum(r => r.BytesIn), g.Sum(r => r.BytesOut), g.Sum(r => r.QueueSeconds), g.Sum(r => r.LatencySeconds), g.Sum(r => r.MemoryByteSeconds)),
+                })
                 .ToListAsync(ct);
-            foreach (var h in hours) AddTo(series, h.Start, h.Requests, CostArithmetic.Usage(h.Vcpu, h.Memory, h.Requests, price));
+            foreach (var h in hours) AddTo(series, h.Start, h.Usage, Price(h.Usage, price));
             if (interval.From < firstHour) minuteRanges.Add((interval.From, firstHour));
             if (rolledTo < interval.To) minuteRanges.Add((rolledTo, interval.To));
         }
@@ -218,23 +250,22 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
         }
         foreach (var (from, to) in minuteRanges)
         {
-            var minutes = db.UsageMinutes.AsNoTracking().Where(u => u.Minute >= from && u.Minute < to);
-            var memory = db.MemoryMinutes.AsNoTracking().Where(m => m.Minute >= from && m.Minute < to);
-            if (query.OwnerId is not null)
-            {
-                minutes = minutes.Where(u => u.OwnerId == query.OwnerId);
-                memory = memory.Where(m => m.OwnerId == query.OwnerId);
-            }
-            if (query.DeploymentName is not null)
-            {
-                minutes = minutes.Where(u => u.DeploymentName == query.DeploymentName);
-                memory = memory.Where(m => m.DeploymentName == query.DeploymentName);
-            }
-            var perMinute = await minutes.GroupBy(u => u.Minute).Select(g => new { Minute = g.Key, Requests = g.Sum(u => u.Requests), Vcpu = g.Sum(u => u.VcpuSeconds) })
+            var (minutes, memory) = Minutes(db, from, to, query);
+            var perMinute = await minutes.GroupBy(u => u.Minute)
+                .Select(g => new
+                {
+                    Minute = g.Key,
+                    Usage = new UsageQuantities(g.Sum(u => u.Requests), g.Sum(u => u.Errors), g.Sum(u => u.ComputeSeconds), g.Sum(u => u.VcpuSeconds),
+                        g.Sum(u => u.BytesIn), g.Sum(u => u.BytesOut), g.Sum(u => u.QueueSeconds), g.Sum(u => u.LatencySeconds), 0),
+                })
                 .ToListAsync(ct);
-            foreach (var m in perMinute) AddTo(series, PriceSheets.HourOf(m.Minute), m.Requests, CostArithmetic.Usage(m.Vcpu, 0, m.Requests, price));
+            foreach (var m in perMinute) AddTo(series, PriceSheets.HourOf(m.Minute), m.Usage, Price(m.Usage, price));
             var memoryPerMinute = await memory.GroupBy(m => m.Minute).Select(g => new { Minute = g.Key, Bytes = g.Sum(m => m.ByteSeconds) }).ToListAsync(ct);
-            foreach (var m in memoryPerMinute) AddTo(series, PriceSheets.HourOf(m.Minute), 0, CostArithmetic.Usage(0, m.Bytes, 0, price));
+            foreach (var m in memoryPerMinute)
+            {
+                var q = UsageQuantities.Zero with { MemoryByteSeconds = m.Bytes };
+                AddTo(series, PriceSheets.HourOf(m.Minute), q, Price(q, price));
+            }
         }
     }
 
@@ -244,7 +275,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
     /// each item was made: exact for the present, and the best knowledge for the time before the roll-up first ran.
     /// </summary>
     private static async Task<List<StorageEntry>> ReadStorageAsync(PortalDbContext db, PricedInterval interval, DateTimeOffset? firstSample,
-        DateTimeOffset storageThrough, DateTimeOffset now, CostQuery query, Dictionary<DateTimeOffset, (long Requests, CostLine Cost)> series,
+        DateTimeOffset storageThrough, DateTimeOffset now, CostQuery query, Dictionary<DateTimeOffset, (UsageQuantities Usage, CostLine Cost)> series,
         CancellationToken ct)
     {
         var price = interval.Price;
@@ -262,7 +293,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
                     .Select(g => new { g.Key.OwnerId, g.Key.ModelId, ByteHours = g.Sum(s => (double)s.Bytes) }).ToListAsync(ct);
                 entries.AddRange(perOwnerModel.Select(s => new StorageEntry(s.OwnerId, s.ModelId, s.ByteHours, StorageCost(s.ByteHours, price))));
                 var perHour = await samples.GroupBy(s => s.Hour).Select(g => new { Hour = g.Key, Bytes = g.Sum(s => (double)s.Bytes) }).ToListAsync(ct);
-                foreach (var h in perHour) AddTo(series, h.Hour, 0, StorageCost(h.Bytes, price));
+                foreach (var h in perHour) AddTo(series, h.Hour, UsageQuantities.Zero, StorageCost(h.Bytes, price));
             }
             unsampled.Add((interval.From, interval.To < first ? interval.To : first));
             unsampled.Add((interval.From > storageThrough ? interval.From : storageThrough, interval.To));
@@ -288,7 +319,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
                 {
                     var from = hour > start ? hour : start;
                     var to = hour.AddHours(1) < rangeTo ? hour.AddHours(1) : rangeTo;
-                    AddTo(series, hour, 0, StorageCost(item.Bytes * (to - from).TotalHours, price));
+                    AddTo(series, hour, UsageQuantities.Zero, StorageCost(item.Bytes * (to - from).TotalHours, price));
                 }
             }
         }
@@ -302,7 +333,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
     /// job, so elapsed running time is the honest measure), priced per price interval it overlaps.
     /// </summary>
     private static async Task<List<JobEntry>> ReadJobsAsync(PortalDbContext db, IReadOnlyList<PricedInterval> intervals, DateTimeOffset now,
-        CostQuery query, Dictionary<DateTimeOffset, (long Requests, CostLine Cost)> series, CancellationToken ct)
+        CostQuery query, Dictionary<DateTimeOffset, (UsageQuantities Usage, CostLine Cost)> series, CancellationToken ct)
     {
         if (intervals.Count == 0) return [];
         var from = intervals[0].From;
@@ -324,7 +355,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
                 var seconds = (stop - start).TotalSeconds;
                 var cost = CostLine.Zero with { JobCompute = CostArithmetic.Compute(seconds, interval.Price) };
                 entries.Add(new JobEntry(job.OwnerId, modelId, seconds, cost));
-                AddTo(series, PriceSheets.HourOf(start), 0, cost);
+                AddTo(series, PriceSheets.HourOf(start), UsageQuantities.Zero, cost);
             }
         }
         return entries;
@@ -346,14 +377,14 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
         }
     }
 
-    private static void AddTo(Dictionary<DateTimeOffset, (long Requests, CostLine Cost)> series, DateTimeOffset hour, long requests, CostLine cost)
+    private static void AddTo(Dictionary<DateTimeOffset, (UsageQuantities Usage, CostLine Cost)> series, DateTimeOffset hour, UsageQuantities usage, CostLine cost)
     {
-        var current = series.GetValueOrDefault(hour, (0, CostLine.Zero));
-        series[hour] = (current.Requests + requests, current.Cost + cost);
+        var (sum, money) = series.GetValueOrDefault(hour, (UsageQuantities.Zero, CostLine.Zero));
+        series[hour] = (sum.Plus(usage), money + cost);
     }
 
     /// <summary>Hourly sums into the chart's buckets: every hour (or day) of the period in the zone, empty ones too.</summary>
-    private static List<CostPoint> Buckets(Dictionary<DateTimeOffset, (long Requests, CostLine Cost)> hours, DateTimeOffset from, DateTimeOffset to,
+    private static List<CostPoint> Buckets(Dictionary<DateTimeOffset, (UsageQuantities Usage, CostLine Cost)> hours, DateTimeOffset from, DateTimeOffset to,
         string unit, TimeZoneInfo zone)
     {
         var points = new List<CostPoint>();
@@ -361,20 +392,21 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
         {
             for (var hour = PriceSheets.HourOf(from); hour < to; hour = hour.AddHours(1))
             {
-                var (requests, cost) = hours.GetValueOrDefault(hour, (0, CostLine.Zero));
-                points.Add(new CostPoint(hour, Local(hour, zone, "ddd HH:00"), requests, cost));
+                var (usage, cost) = hours.GetValueOrDefault(hour, (UsageQuantities.Zero, CostLine.Zero));
+                points.Add(new CostPoint(hour, Local(hour, zone, "ddd HH:00"), usage, cost));
             }
             return points;
         }
         var byDay = hours.GroupBy(h => DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(h.Key, zone).DateTime))
-            .ToDictionary(g => g.Key, g => (Requests: g.Sum(h => h.Value.Requests), Cost: g.Aggregate(CostLine.Zero, (sum, h) => sum + h.Value.Cost)));
+            .ToDictionary(g => g.Key, g => (Usage: g.Aggregate(UsageQuantities.Zero, (sum, h) => sum.Plus(h.Value.Usage)),
+                Cost: g.Aggregate(CostLine.Zero, (sum, h) => sum + h.Value.Cost)));
         var first = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(from, zone).DateTime);
         var last = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(to.AddTicks(-1), zone).DateTime);
         for (var day = first; day <= last; day = day.AddDays(1))
         {
-            var (requests, cost) = byDay.GetValueOrDefault(day, (0, CostLine.Zero));
+            var (usage, cost) = byDay.GetValueOrDefault(day, (UsageQuantities.Zero, CostLine.Zero));
             var start = CostPeriods.StartOfDay(day, zone);
-            points.Add(new CostPoint(start, day.ToString("ddd d MMM", CultureInfo.InvariantCulture), requests, cost));
+            points.Add(new CostPoint(start, day.ToString("ddd d MMM", CultureInfo.InvariantCulture), usage, cost));
         }
         return points;
     }
@@ -386,18 +418,16 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
         IEnumerable<JobEntry> jobs)
     {
         var histogram = new LatencyHistogram();
-        long requests = 0, errors = 0;
-        double vcpu = 0, memory = 0, byteHours = 0;
+        var quantities = UsageQuantities.Zero;
+        double byteHours = 0;
         var cost = CostLine.Zero;
         foreach (var u in usage)
         {
-            requests += u.Requests;
-            errors += u.Errors;
-            vcpu += u.VcpuSeconds;
-            memory += u.MemoryByteSeconds;
+            quantities = quantities.Plus(u.Usage);
             histogram.Add(u.Histogram);
             cost += u.Cost;
         }
+        var vcpu = quantities.VcpuSeconds;
         foreach (var s in storage)
         {
             byteHours += s.ByteHours;
@@ -408,8 +438,8 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
             vcpu += j.Seconds;
             cost += j.Cost;
         }
-        return new CostRow(key, label.Label, label.Deleted, null, null, requests, errors, histogram.Percentile(0.95), vcpu,
-            memory / CostArithmetic.BytesPerGb / 3600, byteHours / CostArithmetic.BytesPerGb / CostArithmetic.HoursPerMonth, cost);
+        return new CostRow(key, label.Label, label.Deleted, null, null, quantities.Requests, quantities.Errors, histogram.Percentile(0.95), vcpu,
+            quantities.MemoryByteSeconds / CostArithmetic.BytesPerGb / 3600, byteHours / CostArithmetic.BytesPerGb / CostArithmetic.HoursPerMonth, cost, quantities);
     }
 
     private static List<CostRow> Rows(IEnumerable<IGrouping<string, UsageEntry>> usage, IEnumerable<IGrouping<string, StorageEntry>> storage,

@@ -74,7 +74,7 @@ public sealed class CostRollup(IDbContextFactory<PortalDbContext> dbFactory, Tim
         var end = hour.AddHours(1);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var minutes = await db.UsageMinutes.AsNoTracking().Where(u => u.Minute >= hour && u.Minute < end)
-            .Select(u => new { u.DeploymentName, u.OwnerId, u.ModelId, u.Requests, u.Errors, u.ComputeSeconds, u.VcpuSeconds, u.BytesIn, u.BytesOut, u.LatencySeconds, u.LatencyHistogram })
+            .Select(u => new { u.DeploymentName, u.OwnerId, u.ModelId, u.Requests, u.Errors, u.ComputeSeconds, u.VcpuSeconds, u.BytesIn, u.BytesOut, u.QueueSeconds, u.LatencySeconds, u.LatencyHistogram })
             .ToListAsync(ct);
         var memory = await db.MemoryMinutes.AsNoTracking().Where(m => m.Minute >= hour && m.Minute < end)
             .GroupBy(m => new { m.DeploymentName, m.OwnerId, m.ModelId })
@@ -100,6 +100,7 @@ public sealed class CostRollup(IDbContextFactory<PortalDbContext> dbFactory, Tim
             row.VcpuSeconds += m.VcpuSeconds;
             row.BytesIn += m.BytesIn;
             row.BytesOut += m.BytesOut;
+            row.QueueSeconds += m.QueueSeconds;
             row.LatencySeconds += m.LatencySeconds;
             latencies.Add(m.LatencyHistogram);
         }
@@ -155,7 +156,7 @@ public sealed class CostRollup(IDbContextFactory<PortalDbContext> dbFactory, Tim
                 Hours = RollupResolutions.Day, Start = day, DeploymentName = g.Key.DeploymentName, OwnerId = g.Key.OwnerId, ModelId = g.Key.ModelId,
                 Requests = g.Sum(h => h.Requests), Errors = g.Sum(h => h.Errors), ComputeSeconds = g.Sum(h => h.ComputeSeconds),
                 VcpuSeconds = g.Sum(h => h.VcpuSeconds), BytesIn = g.Sum(h => h.BytesIn), BytesOut = g.Sum(h => h.BytesOut),
-                LatencySeconds = g.Sum(h => h.LatencySeconds), MemoryByteSeconds = g.Sum(h => h.MemoryByteSeconds), LatencyHistogram = latencies.ToString(),
+                QueueSeconds = g.Sum(h => h.QueueSeconds), LatencySeconds = g.Sum(h => h.LatencySeconds), MemoryByteSeconds = g.Sum(h => h.MemoryByteSeconds), LatencyHistogram = latencies.ToString(),
             };
         }).ToList();
 

@@ -4,10 +4,22 @@ using MaaS.Portal.Features.Metering;
 
 namespace MaaS.Portal.Features.Costs;
 
+public static class UsageGroupings
+{
+    public const string User = "user";
+    public const string Model = "model";
+    public const string Deployment = "deployment";
+    public const string Day = "day";
+    public static readonly IReadOnlyList<string> All = [User, Model, Deployment, Day];
+}
+
 /// <summary>A usage group with its money: <see cref="Cost"/> in the report's currency, and p95 latency from the histograms.</summary>
 public sealed record UsageGroupCost(string Key, string Label, bool Deleted, string? OwnerId, UsageQuantities Usage, CostLine Cost, double? P95LatencySeconds);
 
-/// <summary><c>GET /api/usage</c>: the metered quantities of <see cref="UsageReport"/>, each group priced.</summary>
+/// <summary>
+/// <c>GET /api/usage</c>: metered quantities and their money per user, model, deployment or UTC day. <see cref="UsageGroupCost.Key"/>
+/// is the user id, model id, deployment name or date (yyyy-MM-dd); a deleted user, model or deployment keeps its usage, marked.
+/// </summary>
 public sealed record UsageCostReport(DateTimeOffset From, DateTimeOffset To, string GroupBy, bool AllUsers, string Currency,
     IReadOnlyList<string> Currencies, UsageQuantities Totals, CostLine TotalCost, IReadOnlyList<UsageGroupCost> Groups);
 
@@ -19,7 +31,7 @@ public static class CostsApi
 {
     public static void MapCostsApi(this RouteGroupBuilder api)
     {
-        api.MapGet("/usage", async Task<IResult> (ClaimsPrincipal user, UsageReports usage, CostReports costs, TimeProvider clock,
+        api.MapGet("/usage", async Task<IResult> (ClaimsPrincipal user, CostReports costs, TimeProvider clock,
                 DateTimeOffset? from, DateTimeOffset? to, string? groupBy, CancellationToken ct) =>
             {
                 var end = to ?? clock.GetUtcNow();
@@ -28,9 +40,8 @@ public static class CostsApi
                 if (!UsageGroupings.All.Contains(grouping))
                     return Problem($"'groupBy' is one of {string.Join(", ", UsageGroupings.All)}; '{groupBy}' is not.");
                 if (PeriodError(start, end) is { } error) return Problem(error);
-                var quantities = await usage.ReportAsync(start, end, grouping, user.UserId(), user.IsAdmin(), ct);
                 var report = await costs.BuildAsync(new CostQuery(start, end, user.IsAdmin() ? null : user.UserId()), ct: ct);
-                return TypedResults.Ok(Priced(quantities, report));
+                return TypedResults.Ok(Usage(report, grouping, user.IsAdmin()));
             })
             .WithTags("Usage")
             .Produces<UsageCostReport>()
@@ -98,25 +109,22 @@ public static class CostsApi
         : to - from > CostPeriods.MaxSpan ? $"A period spans at most {CostPeriods.MaxSpan.TotalDays:0} days (two years); ask for a shorter one."
         : null;
 
-    private static UsageCostReport Priced(UsageReport usage, CostReport costs)
+    private static UsageCostReport Usage(CostReport report, string groupBy, bool allUsers)
     {
-        var rows = usage.GroupBy switch
+        static UsageGroupCost Group(CostRow r, string? ownerId) => new(r.Key, r.Label, r.Deleted, ownerId, r.Usage, r.Cost, r.P95Seconds);
+        var groups = groupBy switch
         {
-            UsageGroupings.User => costs.ByUser.ToDictionary(r => (r.Key, (string?)null)),
-            UsageGroupings.Model => costs.ByModel.ToDictionary(r => (r.Key, (string?)null)),
-            UsageGroupings.Deployment => costs.ByDeployment.ToDictionary(r => (r.Key, r.OwnerId)),
-            _ => [],
+            UsageGroupings.User => report.ByUser.Select(r => Group(r, null)).ToList(),
+            UsageGroupings.Model => report.ByModel.Select(r => Group(r, null)).ToList(),
+            UsageGroupings.Deployment => report.ByDeployment.Select(r => Group(r, r.OwnerId)).ToList(),
+            // The chart's buckets are hours or UTC days (the query's zone is UTC): summed per date, days with nothing left out.
+            _ => report.Series.GroupBy(p => p.Start.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture))
+                .Select(g => new UsageGroupCost(g.Key, g.Key, false, null, g.Aggregate(UsageQuantities.Zero, (sum, p) => sum.Plus(p.Usage)),
+                    g.Aggregate(CostLine.Zero, (sum, p) => sum + p.Cost), null))
+                .Where(g => g.Usage.Requests > 0 || g.Usage.MemoryByteSeconds > 0 || g.Cost.Total > 0)
+                .ToList(),
         };
-        // Days are UTC dates; the report's chart buckets are hours or UTC days (the query's zone is UTC), summed per date.
-        var days = costs.Series.GroupBy(p => p.Start.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture))
-            .ToDictionary(g => g.Key, g => g.Aggregate(CostLine.Zero, (sum, p) => sum + p.Cost));
-        var groups = usage.Groups.Select(g =>
-        {
-            var row = rows.GetValueOrDefault((g.Key, usage.GroupBy == UsageGroupings.Deployment ? g.OwnerId : null));
-            var cost = usage.GroupBy == UsageGroupings.Day ? days.GetValueOrDefault(g.Key, CostLine.Zero) : row?.Cost ?? CostLine.Zero;
-            return new UsageGroupCost(g.Key, g.Label, g.Deleted, g.OwnerId, g.Usage, cost, row?.P95Seconds);
-        }).ToList();
-        return new UsageCostReport(usage.From, usage.To, usage.GroupBy, usage.AllUsers, costs.Currency, costs.Currencies, usage.Totals, costs.Totals, groups);
+        return new UsageCostReport(report.From, report.To, groupBy, allUsers, report.Currency, report.Currencies, report.Usage, report.Totals, groups);
     }
 
     private static IResult Problem(string detail) => TypedResults.Problem(statusCode: 400, title: "Invalid usage query", detail: detail);

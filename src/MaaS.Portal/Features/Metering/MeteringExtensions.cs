@@ -31,7 +31,6 @@ public static class MeteringExtensions
         builder.Services.AddSingleton<UsageMeter>();
         builder.Services.AddSingleton<InferenceMetrics>();
         builder.Services.AddSingleton<LoadedMemory>();
-        builder.Services.AddSingleton<UsageReports>();
         builder.Services.AddSingleton<UsageFlusher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UsageFlusher>());
     }

@@ -51,3 +51,19 @@ public sealed class MemoryMinute
     public long ResidentBytes { get; set; }
     public double ByteSeconds { get; set; }
 }
+
+/// <summary>
+/// Metered quantities over a period, before any price: requests and errors; model compute in seconds and in vCPU-seconds
+/// (compute × intra-op threads); bytes received and sent; summed queue and handling time (÷ requests = means); and
+/// loaded memory in byte-seconds (÷ 3.6e12 = GB-hours).
+/// </summary>
+public sealed record UsageQuantities(
+    long Requests, long Errors, double ComputeSeconds, double VcpuSeconds, long BytesIn, long BytesOut,
+    double QueueSeconds, double LatencySeconds, double MemoryByteSeconds)
+{
+    public static UsageQuantities Zero { get; } = new(0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    public UsageQuantities Plus(UsageQuantities o) => new(Requests + o.Requests, Errors + o.Errors, ComputeSeconds + o.ComputeSeconds,
+        VcpuSeconds + o.VcpuSeconds, BytesIn + o.BytesIn, BytesOut + o.BytesOut, QueueSeconds + o.QueueSeconds,
+        LatencySeconds + o.LatencySeconds, MemoryByteSeconds + o.MemoryByteSeconds);
+}

@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace MaaS.Portal.Data.Migrations
 {
     [DbContext(typeof(PortalDbContext))]
-    [Migration("20261129083455_Costs")]
+    [Migration("20261129093419_Costs")]
     partial class Costs
     {
         /// <inheritdoc />
@@ -316,6 +316,9 @@ namespace MaaS.Portal.Data.Migrations
                         .IsRequired()
                         .HasMaxLength(450)
                         .HasColumnType("TEXT");
+
+                    b.Property<double>("QueueSeconds")
+                        .HasColumnType("REAL");
 
                     b.Property<long>("Requests")
                         .HasColumnType("INTEGER");

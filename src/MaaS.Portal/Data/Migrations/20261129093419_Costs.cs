@@ -102,6 +102,7 @@ namespace MaaS.Portal.Data.Migrations
                     VcpuSeconds = table.Column<double>(type: "REAL", nullable: false),
                     BytesIn = table.Column<long>(type: "INTEGER", nullable: false),
                     BytesOut = table.Column<long>(type: "INTEGER", nullable: false),
+                    QueueSeconds = table.Column<double>(type: "REAL", nullable: false),
                     LatencySeconds = table.Column<double>(type: "REAL", nullable: false),
                     LatencyHistogram = table.Column<string>(type: "TEXT", nullable: false),
                     MemoryByteSeconds = table.Column<double>(type: "REAL", nullable: false)
