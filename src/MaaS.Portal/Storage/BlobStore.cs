@@ -12,6 +12,28 @@ public sealed record BlobRef(string Sha256, long Length);
 public sealed class BlobStore(DataPaths paths)
 {
     private const int BufferSize = 1 << 20;
+    private readonly SemaphoreSlim _references = new(1, 1);
+
+    /// <summary>
+    /// Held while blobs are stored and the rows that refer to them are written, and while a deletion checks that no row
+    /// refers to a blob and deletes it. Identical bytes are stored once, so without it a deletion could remove the blob a
+    /// registration has just found already stored, between its check and the registration's rows.
+    /// </summary>
+    public async Task<IDisposable> LockReferencesAsync(CancellationToken cancellationToken = default)
+    {
+        await _references.WaitAsync(cancellationToken);
+        return new Release(_references);
+    }
+
+    private sealed class Release(SemaphoreSlim semaphore) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0) semaphore.Release();
+        }
+    }
 
     /// <summary>Copies <paramref name="content"/> into the store, hashing on the way in.</summary>
     public async Task<BlobRef> PutAsync(Stream content, CancellationToken cancellationToken = default)

@@ -51,8 +51,13 @@ public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContext
             cancellationToken.ThrowIfCancellationRequested();
             var file = new FileInfo(blobs.PathOf(hash));
             if (referenced.Contains(hash) || file.LastWriteTimeUtc >= cutoff) continue;
-            bytes += file.Length;
-            blobs.Delete(hash);
+            // The set above may be stale by now: a registration may have reused these bytes since. Ask again, locked.
+            using (await blobs.LockReferencesAsync(cancellationToken))
+            {
+                if (await IsReferencedAsync(db, hash, cancellationToken)) continue;
+                bytes += file.Length;
+                blobs.Delete(hash);
+            }
             blobsRemoved++;
         }
 
@@ -61,6 +66,10 @@ public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContext
         logger.LogInformation("Housekeeping: {Summary}", context.Summary);
         return report;
     }
+
+    private static async Task<bool> IsReferencedAsync(PortalDbContext db, string hash, CancellationToken cancellationToken) =>
+        await db.VersionFiles.AnyAsync(f => f.Sha256 == hash, cancellationToken)
+        || await db.SampleSets.AnyAsync(s => s.Sha256 == hash || s.VocabularySha256 == hash, cancellationToken);
 }
 
 /// <summary>Hangfire's recurring entry: queues a housekeeping job record, so each run shows on the Jobs page.</summary>

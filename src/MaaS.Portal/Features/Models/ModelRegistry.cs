@@ -86,6 +86,7 @@ public sealed partial class ModelRegistry(
                 return RegistrationResult.Rejected(report.FailedCheck ?? "probe", report.Message ?? "The model could not be opened safely.");
             }
 
+            using var references = await blobs.LockReferencesAsync(cancellationToken);
             var files = await StoreFilesAsync(workDirectory, Path.GetFileName(modelPath), upload.IsZip ? null : upload.Sha256, labels, cancellationToken);
             return await SaveVersionAsync(existing, metadata, upload.ClientFileName, ownerId, report, files, cancellationToken);
         }
@@ -201,6 +202,8 @@ public sealed partial class ModelRegistry(
             .Where(v => v.ModelId == modelId && v.Number == parentNumber)
             .SelectMany(v => v.Files).Where(f => f.Role == FileRoles.Labels).FirstOrDefaultAsync(cancellationToken);
 
+        // Until the version's rows are written (or this fails): the parent's labels blob is reused too.
+        using var references = await blobs.LockReferencesAsync(cancellationToken);
         var files = await StoreFilesAsync(workDirectory, modelFileName, null, null, cancellationToken);
         if (parentLabels is not null)
         {
@@ -339,6 +342,7 @@ public sealed partial class ModelRegistry(
 
     private async Task DeleteUnreferencedAsync(PortalDbContext db, List<string> hashes, CancellationToken cancellationToken)
     {
+        using var references = await blobs.LockReferencesAsync(cancellationToken);
         var stillUsed = await db.VersionFiles.Where(f => hashes.Contains(f.Sha256)).Select(f => f.Sha256).Distinct().ToListAsync(cancellationToken);
         stillUsed.AddRange(await db.SampleSets.Where(s => hashes.Contains(s.Sha256)).Select(s => s.Sha256).ToListAsync(cancellationToken));
         stillUsed.AddRange(await db.SampleSets.Where(s => s.VocabularySha256 != null && hashes.Contains(s.VocabularySha256)).Select(s => s.VocabularySha256!).ToListAsync(cancellationToken));

@@ -133,6 +133,7 @@ public sealed class SampleSetService(
             }
         }
 
+        using var references = await blobs.LockReferencesAsync(cancellationToken);
         blobs.AdoptTempFile(file.TempPath, new BlobRef(file.Sha256, file.Length));
         if (vocabulary is not null) blobs.AdoptTempFile(vocabulary.TempPath, new BlobRef(vocabulary.Sha256, vocabulary.Length));
         var clientName = ModelRegistry.SafeFileName(file.ClientFileName, kind switch
@@ -270,6 +271,7 @@ public sealed class SampleSetService(
         var set = await db.SampleSets.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id && (isAdmin || s.OwnerId == userId), cancellationToken);
         if (set is null) return false;
         await db.SampleSets.Where(s => s.Id == id).ExecuteDeleteAsync(cancellationToken);
+        using var references = await blobs.LockReferencesAsync(cancellationToken);
         foreach (var hash in new[] { set.Sha256, set.VocabularySha256 }.OfType<string>().Distinct())
         {
             var used = await db.SampleSets.AnyAsync(s => s.Sha256 == hash || s.VocabularySha256 == hash, cancellationToken)
