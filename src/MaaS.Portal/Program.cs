@@ -10,6 +10,7 @@ using MaaS.Portal.Features.Jobs;
 using MaaS.Portal.Features.Metering;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.Operations;
+using MaaS.Portal.Features.Playground;
 using MaaS.Portal.Features.SampleSets;
 using MaaS.Portal.Jobs;
 using MaaS.Portal.Storage;
@@ -26,6 +27,7 @@ builder.AddSampleSets();
 builder.AddCompression();
 var deployments = builder.AddDeployments();
 builder.AddMetering();
+builder.AddPlayground();
 builder.AddOperations();
 
 builder.AddPortalUi();
@@ -53,6 +55,7 @@ api.MapDeploymentsApi();
 api.MapUsageApi();
 app.MapInferenceApi(deployments.MaxRequestBytes);
 app.MapMetricsEndpoint();
+app.MapPlayground();
 
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 
