@@ -180,9 +180,9 @@ public sealed class ImageInputState : InputState
         }
     }
 
-    public void Reject(string message)
+    public void Reject(string fileName, string message)
     {
-        (_loaded, Image, ImageSize, PreviewDataUrl) = (null, null, null, null);
+        (_loaded, Image, ImageSize, PreviewDataUrl, FileName) = (null, null, null, null, fileName);
         _error = message;
     }
 
@@ -357,7 +357,7 @@ public sealed class BoolInputState : InputState
     public override bool Load(IReadOnlyDictionary<string, InferenceTensor> tensors)
     {
         if (!tensors.TryGetValue(Spec.Name, out var tensor) || tensor.ElementType != TensorElementType.Bool || tensor.ElementCount > MaxSwitches) return false;
-        (Shape, Values) = (tensor.Shape.ToArray(), tensor.ToArray<bool>());
+        (Shape, Values) = (tensor.Shape.ToArray(), tensor.Data.ToArray().Select(b => b != 0).ToArray());
         return true;
     }
 }

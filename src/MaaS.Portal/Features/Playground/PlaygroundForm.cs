@@ -34,7 +34,7 @@ public sealed class PlaygroundForm(PlaygroundTarget target)
         if (!run.Succeeded) return $"{run.Status}: {run.Error}";
         return string.Join("; ", readings.Select(r => r.Kind switch
         {
-            OutputKind.Classes when r.Top.Count > 0 => $"{r.Name}: {r.Top[0].Label} {r.Top[0].Score.ToString("P1", CultureInfo.InvariantCulture)}",
+            OutputKind.Classes when r.Top.Count > 0 => $"{r.Name}: {r.Top[0].Label} {OutputView.Percent(r.Top[0].Score)}",
             OutputKind.Embedding => $"{r.Name}: embedding, norm {r.Norm?.ToString("0.###", CultureInfo.InvariantCulture)}",
             _ => $"{r.Name} {TensorJson.Format(r.Shape)}: {string.Join(", ", r.FirstValues.Take(4))}{(r.Count > 4 ? ", …" : "")}",
         }));

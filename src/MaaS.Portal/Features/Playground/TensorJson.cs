@@ -170,7 +170,8 @@ public static class TensorJson
         TensorElementType.UInt16 => tensor.ToArray<ushort>().Select(v => (double)v).ToArray(),
         TensorElementType.UInt32 => tensor.ToArray<uint>().Select(v => (double)v).ToArray(),
         TensorElementType.UInt64 => tensor.ToArray<ulong>().Select(v => (double)v).ToArray(),
-        TensorElementType.Bool => tensor.ToArray<bool>().Select(v => v ? 1.0 : 0.0).ToArray(),
+        // Marshal.SizeOf<bool> is 4, so BOOL is read as its bytes.
+        TensorElementType.Bool => tensor.Data.ToArray().Select(v => v != 0 ? 1.0 : 0.0).ToArray(),
         TensorElementType.BFloat16 => tensor.Span<ushort>().ToArray().Select(b => (double)BitConverter.UInt32BitsToSingle((uint)b << 16)).ToArray(),
         _ => [],
     };
