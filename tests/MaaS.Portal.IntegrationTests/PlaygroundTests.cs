@@ -133,6 +133,10 @@ public sealed class PlaygroundTests(PlaygroundTests.Portal portal) : IClassFixtu
             Assert.Equal((1L, adminId, 1), (row.Requests, row.OwnerId, row.Version));
         }
 
+        // Its memory is metered like a deployment's, to the user who opened it.
+        var memory = await portal.Services.GetRequiredService<LoadedMemory>().ListAsync();
+        Assert.Contains(memory, m => m.Deployment == target.Name && m.OwnerId == adminId && m.Bytes > 0);
+
         // Idle for longer than the (test's) five seconds: the sweeper releases the session; a new request opens it again.
         await Poll.UntilAsync(() => Task.FromResult(host.IsServing(target.Name)), serving => !serving, TimeSpan.FromSeconds(20));
         Assert.Null(portal.Services.GetRequiredService<PlaygroundSessions>().Find(target.Name));
@@ -168,6 +172,39 @@ public sealed class PlaygroundTests(PlaygroundTests.Portal portal) : IClassFixtu
         Assert.Equal(["mine", "ones"], (await history.ListExamplesAsync(target.ModelId, adminId)).Select(e => e.Name));
         Assert.Empty(form.Load(attached.RequestJson));
         Assert.Equal(attached.RequestJson, Encoding.UTF8.GetString(form.BuildBody().Span));
+    }
+
+    [Fact]
+    public async Task MiniLm_WithItsVocabularyAttached_TakesText_GivesTheKnownSentenceEmbedding_AndComparesTwoSentences()
+    {
+        var slug = await UploadAsync(await File.ReadAllBytesAsync(RealModels.MiniLmPath), "pg-minilm");
+        var set = await _api.PostAsync("/api/sample-sets", SampleSetUploads.Form(SampleSetUploads.Text("a first sentence\n"), "lines.txt", kind: "text",
+            name: "sentences", modelId: slug, vocabulary: await File.ReadAllBytesAsync(RealModels.MiniLmVocabularyPath)));
+        Assert.Equal(HttpStatusCode.Created, set.StatusCode);
+        var adminId = await AdminIdAsync();
+
+        var (target, unavailable) = await Playground.OpenVersionAsync(slug, 1, adminId, isAdmin: true);
+        Assert.Null(unavailable);
+        var form = new PlaygroundForm(target!);
+        var text = Assert.IsType<TextInputState>(Assert.Single(form.Inputs));
+        text.Text = "This is an example sentence";
+        Assert.Equal(["[CLS]", "this", "is", "an", "example", "sentence", "[SEP]"], text.Tokens);
+
+        var first = await Playground.RunAsync(target!, form.BuildBody(), adminId, true, CancellationToken.None);
+        Assert.True(first.Succeeded, first.Error);
+        var sentence = form.Read(first).First(r => r.Name == "last_hidden_state");
+        Assert.Equal(OutputKind.Embedding, sentence.Kind);
+        // test-models.md's known answer: mean pooling, then L2 normalisation.
+        double[] known = [0.067657, 0.063496, 0.048713, 0.079305, 0.037448];
+        for (var i = 0; i < known.Length; i++) Assert.Equal(known[i], sentence.Embedding![i] / sentence.Norm!.Value, 4);
+
+        text.Text = "Here is a sentence given as an example";
+        var close = form.Read(await Playground.RunAsync(target!, form.BuildBody(), adminId, true, CancellationToken.None)).First(r => r.Name == "last_hidden_state");
+        text.Text = "The stock market fell sharply on Tuesday";
+        var far = form.Read(await Playground.RunAsync(target!, form.BuildBody(), adminId, true, CancellationToken.None)).First(r => r.Name == "last_hidden_state");
+        var similar = OutputAnalysis.Cosine(sentence.Embedding!, close.Embedding!);
+        var unrelated = OutputAnalysis.Cosine(sentence.Embedding!, far.Embedding!);
+        Assert.True(similar > unrelated + 0.2, $"similar {similar:0.###}, unrelated {unrelated:0.###}");
     }
 
     private async Task<string> AdminIdAsync() =>

@@ -13,6 +13,7 @@ public static class PlaygroundExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<PlaygroundSessions>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PlaygroundSessions>());
+        builder.Services.AddSingleton<Metering.ITemporaryModels>(sp => sp.GetRequiredService<PlaygroundSessions>());
         builder.Services.AddSingleton<PlaygroundService>();
         builder.Services.AddSingleton<PlaygroundRequests>();
         builder.Services.AddSingleton<PlaygroundHistory>();

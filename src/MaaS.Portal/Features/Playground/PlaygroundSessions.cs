@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using MaaS.Onnx.Inference;
 using MaaS.Portal.Features.Deployments;
+using MaaS.Portal.Features.Metering;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Storage;
 using Microsoft.Extensions.Options;
@@ -22,6 +23,7 @@ public sealed class PlaygroundSession(string name, string userId, Guid modelId, 
     public string UserId { get; } = userId;
     public Guid ModelId { get; } = modelId;
     public int Version { get; } = version;
+    public DateTimeOffset OpenedAt { get; } = openedAt;
 
     public DateTimeOffset LastUsed => new(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero);
 
@@ -49,7 +51,7 @@ public sealed class PlaygroundSessions(
     DataPaths paths,
     TimeProvider clock,
     IOptions<PlaygroundOptions> options,
-    ILogger<PlaygroundSessions> logger) : BackgroundService
+    ILogger<PlaygroundSessions> logger) : BackgroundService, ITemporaryModels
 {
     public const string NamePrefix = "try:";
 
@@ -65,6 +67,10 @@ public sealed class PlaygroundSessions(
         var slug = modelSlug.Length > 40 ? modelSlug[..40] : modelSlug;
         return $"{NamePrefix}{slug}:v{version}:{user}";
     }
+
+    /// <summary>For the memory meter: temporary sessions hold memory like deployments and are billed to their user.</summary>
+    public IEnumerable<(string Name, string OwnerId, Guid ModelId, int Version, DateTimeOffset OpenedAt)> Loaded =>
+        _sessions.Values.Select(s => (s.Name, s.UserId, s.ModelId, s.Version, s.OpenedAt));
 
     public PlaygroundSession? Find(string name) => _sessions.GetValueOrDefault(name);
 
