@@ -85,6 +85,19 @@ public sealed class PlaygroundTests(BrowserFixture browser)
         var data = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("outputs")[0].GetProperty("data");
         var served = data.EnumerateArray().Select(v => v.GetSingle()).ToArray();
         Assert.Equal(expected, served.Select((v, i) => (Label: Animals[i], Value: v)).OrderByDescending(p => p.Value).Take(5).Select(p => p.Label));
+
+        // A request from the history runs again and is added to it.
+        var before = await page.Locator("[data-testid=history-entry]").CountAsync();
+        await page.Locator("[data-testid=history-rerun]").First.ClickAsync();
+        await page.WaitForFunctionAsync($"() => document.querySelectorAll('[data-testid=history-entry]').length > {before}");
+        Assert.Contains("logits: " + expected[0], await page.Locator("[data-testid=history-output]").First.InnerTextAsync());
+
+        // Undeployed while the page is open: the page says so, and stays usable.
+        using (var undeployed = await http.DeleteAsync("/api/deployments/animals-v1")) Assert.True(undeployed.IsSuccessStatusCode);
+        await page.ClickAsync("[data-testid=run]");
+        Assert.Contains("animals-v1' is gone", await page.Locator("[data-testid=target-gone]").InnerTextAsync());
+        await json.FillAsync("[[1, 2]]");
+        await page.Locator("[data-testid=tensor-error]").WaitForAsync();
     }
 
     [Fact]
