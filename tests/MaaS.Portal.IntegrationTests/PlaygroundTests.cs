@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using MaaS.Onnx.Inference;
 using MaaS.Onnx.Testing;
+using MaaS.Onnx.Tests;
 using MaaS.Portal.Data;
 using MaaS.Portal.Features.Admin;
 using MaaS.Portal.Features.Deployments;
@@ -205,6 +206,61 @@ public sealed class PlaygroundTests(PlaygroundTests.Portal portal) : IClassFixtu
         var similar = OutputAnalysis.Cosine(sentence.Embedding!, close.Embedding!);
         var unrelated = OutputAnalysis.Cosine(sentence.Embedding!, far.Embedding!);
         Assert.True(similar > unrelated + 0.2, $"similar {similar:0.###}, unrelated {unrelated:0.###}");
+    }
+
+    [Fact]
+    public async Task ASlowRun_LeavesTheCallerFree_CanBeCancelled_AndTheDeploymentServesTheNextRequest()
+    {
+        // 2,000 MatMuls of [3900, 256] × [256, 256]: about 500 GFLOP, seconds on any CPU.
+        var slug = await UploadAsync(TestModels.Bytes(InferenceTestModels.Slow(layers: 2000)), "pg-slow");
+        await DeployAsync(slug, "pg-slow");
+        var adminId = await AdminIdAsync();
+        var (target, _) = await Playground.OpenDeploymentAsync("pg-slow", adminId, isAdmin: true);
+        var form = new PlaygroundForm(target!);
+        var rows = (NumericInputState)form.Inputs[0];
+        rows.SetDimension(0, 3900);
+        rows.Fill(NumericInputState.FillKind.Ones);
+        using var cancel = new CancellationTokenSource();
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var running = Playground.RunAsync(target!, form.BuildBody(), adminId, true, cancel.Token);
+        var handedBack = clock.Elapsed;
+        await Task.Delay(500);
+        Assert.False(running.IsCompleted, "the slow run should still be going");
+        cancel.Cancel();
+        var cancelledAt = clock.Elapsed;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+
+        // The page's thread got its task back at once, and the run stopped soon after the cancel, inside ONNX Runtime.
+        Assert.True(handedBack < TimeSpan.FromSeconds(1), $"RunAsync took {handedBack} to hand back its task");
+        Assert.True(clock.Elapsed - cancelledAt < TimeSpan.FromSeconds(5), $"stopping took {clock.Elapsed - cancelledAt}");
+        rows.SetDimension(0, 1);
+        rows.Fill(NumericInputState.FillKind.Ones);
+        var next = await Playground.RunAsync(target!, form.BuildBody(), adminId, true, CancellationToken.None);
+        Assert.True(next.Succeeded, next.Error);
+        Assert.All(next.Outputs[0].ToArray<float>(), v => Assert.Equal(1f, v));
+    }
+
+    [Fact]
+    public async Task AZipMapClassifier_WithLabels_IsReadAsTopClasses_AndItsLabelAsANumber()
+    {
+        var slug = await UploadAsync(TestModels.Bytes(InferenceTestModels.ZipMapClassifier()), "pg-zipmap", labels: "spam\nham");
+        var adminId = await AdminIdAsync();
+        var (target, unavailable) = await Playground.OpenVersionAsync(slug, 1, adminId, isAdmin: true);
+        Assert.Null(unavailable);
+        var form = new PlaygroundForm(target!);
+        ((NumericInputState)form.Inputs[0]).Json = "[[0.2, 0.8]]";
+
+        var run = await Playground.RunAsync(target!, form.BuildBody(), adminId, true, CancellationToken.None);
+
+        Assert.True(run.Succeeded, run.Error);
+        var readings = form.Read(run);
+        var probabilities = readings.Single(r => r.Name == "probabilities");
+        Assert.Equal(OutputKind.Classes, probabilities.Kind);
+        Assert.Equal(["ham", "spam"], probabilities.Top.Select(t => t.Label));
+        Assert.Equal(0.8, probabilities.Top[0].Score, 5);
+        Assert.Equal(["1"], readings.Single(r => r.Name == "label").FirstValues);
+        Assert.Equal("label [1]: 1; probabilities: ham 80.0%", PlaygroundForm.OutputSummary(run, readings));
     }
 
     private async Task<string> AdminIdAsync() =>
