@@ -47,6 +47,7 @@ public sealed class PlaygroundSession(string name, string userId, Guid modelId, 
 /// </summary>
 public sealed class PlaygroundSessions(
     ModelHost host,
+    DeploymentMetrics metrics,
     BlobStore blobs,
     DataPaths paths,
     TimeProvider clock,
@@ -123,6 +124,8 @@ public sealed class PlaygroundSessions(
     {
         if (!_sessions.TryRemove(new KeyValuePair<string, PlaygroundSession>(session.Name, session))) return;
         await host.UnloadAsync(session.Name);
+        // Its live figures went with it; usage stays in the meter under its name.
+        metrics.Forget(session.Name);
         logger.LogInformation("Playground session {Session} released", session.Name);
     }
 
