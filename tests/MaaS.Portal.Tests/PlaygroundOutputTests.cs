@@ -130,5 +130,12 @@ public sealed class PlaygroundOutputTests : MudTestBase
         Assert.Equal([1.0, 2, 3, 4], TensorJson.Parse("[[1, 2], [3, 4]]", Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [2, 2]).Values!);
         Assert.Equal(50, PlaygroundForm.Percentile([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 0.5));
         Assert.Equal(100, PlaygroundForm.Percentile([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 0.95));
+
+        // Timings of a series leave failed runs out: their round trips are not the model's.
+        var runs = Enumerable.Range(1, 20).Select(i => new PlaygroundRun(200, null, [], 1, TimeSpan.FromMilliseconds(i), null, TimeSpan.FromMilliseconds(10 * i)))
+            .Append(new PlaygroundRun(503, "busy", [], 0, null, null, TimeSpan.FromMilliseconds(5000))).ToList();
+        var timings = PlaygroundForm.Timings(runs)!;
+        Assert.Equal((20, 100.0, 190.0, 10.0, 19.0), (timings.Count, timings.RoundTripP50, timings.RoundTripP95, timings.ComputeP50, timings.ComputeP95));
+        Assert.Null(PlaygroundForm.Timings(runs.Take(1).ToList()));
     }
 }

@@ -59,6 +59,16 @@ public sealed class PlaygroundForm(PlaygroundTarget target)
         return Inputs.Where(i => !i.Load(tensors)).Select(i => string.Join(", ", i.Specs.Select(s => s.Name))).ToList();
     }
 
+    /// <summary>Percentiles of the runs' round trips and server compute times; null for fewer than two successful runs.</summary>
+    public static RunTimings? Timings(IReadOnlyList<PlaygroundRun> runs)
+    {
+        var succeeded = runs.Where(r => r.Succeeded).ToList();
+        if (succeeded.Count < 2) return null;
+        var roundTrips = succeeded.Select(r => r.RoundTrip.TotalMilliseconds).ToList();
+        var computes = succeeded.Select(r => r.ComputeTime?.TotalMilliseconds ?? 0).ToList();
+        return new RunTimings(succeeded.Count, Percentile(roundTrips, 0.5), Percentile(roundTrips, 0.95), Percentile(computes, 0.5), Percentile(computes, 0.95));
+    }
+
     /// <summary>The value below which <paramref name="fraction"/> of the samples fall (nearest rank).</summary>
     public static double Percentile(IReadOnlyList<double> samples, double fraction)
     {
@@ -68,3 +78,6 @@ public sealed class PlaygroundForm(PlaygroundTarget target)
         return sorted[Math.Clamp(rank, 0, sorted.Length - 1)];
     }
 }
+
+/// <summary>What "run N times" measured, in milliseconds.</summary>
+public sealed record RunTimings(int Count, double RoundTripP50, double RoundTripP95, double ComputeP50, double ComputeP95);
