@@ -11,6 +11,7 @@ using MaaS.Portal.Features.Jobs;
 using MaaS.Portal.Features.Metering;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.Operations;
+using MaaS.Portal.Features.Playground;
 using MaaS.Portal.Features.SampleSets;
 using MaaS.Portal.Jobs;
 using MaaS.Portal.Storage;
@@ -28,6 +29,7 @@ builder.AddCompression();
 var deployments = builder.AddDeployments();
 builder.AddMetering();
 builder.AddCosts();
+builder.AddPlayground();
 builder.AddOperations();
 
 builder.AddPortalUi();
@@ -55,6 +57,7 @@ api.MapDeploymentsApi();
 api.MapCostsApi();
 app.MapInferenceApi(deployments.MaxRequestBytes);
 app.MapMetricsEndpoint();
+app.MapPlayground();
 
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 

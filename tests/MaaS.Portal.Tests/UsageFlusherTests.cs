@@ -17,7 +17,7 @@ public sealed class UsageFlusherTests : IAsyncLifetime
     public UsageFlusherTests()
     {
         _meter = new UsageMeter(_clock);
-        _flusher = new UsageFlusher(_meter, new LoadedMemory(_db.Factory, _host), _db.Factory, _clock,
+        _flusher = new UsageFlusher(_meter, new LoadedMemory(_db.Factory, _host, []), _db.Factory, _clock,
             Options.Create(new MeteringOptions()), NullLogger<UsageFlusher>.Instance);
     }
 

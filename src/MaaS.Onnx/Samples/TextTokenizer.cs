@@ -14,11 +14,14 @@ public sealed class TextTokenizer
     public const int DefaultMaxSequenceLength = 128;
 
     private readonly BertTokenizer _bert;
+    // The vocabulary's lines: a word piece's id is its line number, which is how the playground shows tokens.
+    private readonly string[] _pieces;
 
-    private TextTokenizer(BertTokenizer bert, bool lowerCase)
+    private TextTokenizer(BertTokenizer bert, bool lowerCase, string[] pieces)
     {
         _bert = bert;
         LowerCase = lowerCase;
+        _pieces = pieces;
     }
 
     /// <summary>Whether the vocabulary is uncased (no upper-case letters in its word pieces), so text is lower-cased first.</summary>
@@ -59,7 +62,8 @@ public sealed class TextTokenizer
         {
             buffer.Position = 0;
             var bert = BertTokenizer.Create(buffer, new BertOptions { LowerCaseBeforeTokenization = lowerCase });
-            return new TextTokenizer(bert, lowerCase) { VocabularySize = lines.Count };
+            var pieces = text.Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+            return new TextTokenizer(bert, lowerCase, pieces) { VocabularySize = lines.Count };
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or InvalidDataException)
         {
@@ -74,6 +78,12 @@ public sealed class TextTokenizer
         var ids = _bert.EncodeToIds(text, maxTokens - 2, addSpecialTokens: false, out _, out _);
         return [_bert.ClassificationTokenId, .. ids, _bert.SeparatorTokenId];
     }
+
+    /// <summary>The word piece an id stands for ("[CLS]", "play", "##ground"); "[id]" for an id outside the vocabulary.</summary>
+    public string TokenOf(long id) => id >= 0 && id < _pieces.Length ? _pieces[id] : $"[{id}]";
+
+    /// <summary>How many tokens the whole text makes, [CLS] and [SEP] included: more than a model takes means truncation.</summary>
+    public int CountTokens(string text) => _bert.EncodeToIds(text, int.MaxValue, addSpecialTokens: false, out _, out _).Count + 2;
 
     /// <summary>
     /// One sample for a model whose inputs are <paramref name="inputs"/>: each must be one of input_ids, attention_mask,

@@ -63,7 +63,7 @@ public sealed class DeployJob(
                 var version = versions.SingleOrDefault(v => v.Number == target.Version)
                     ?? throw new DeploymentFailedException($"Version {target.Version} no longer exists.");
                 await progress(0.05 + 0.25 * served.Count / deployment.Targets.Count, $"checking v{version.Number}");
-                served.Add(new ServedVersion(version.Number, target.Weight, await MaterialiseAsync(version, cancellationToken)));
+                served.Add(new ServedVersion(version.Number, target.Weight, await ServingFiles.MaterialiseAsync(blobs, paths, version, cancellationToken)));
             }
 
             await progress(0.35, "loading and warming up");
@@ -120,50 +120,6 @@ public sealed class DeployJob(
         await db.Deployments.Where(d => d.Id == deployment.Id && d.Generation == deployment.Generation)
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.State, state).SetProperty(d => d.StateMessage, message), cancellationToken);
         directory.Forget(deployment.Name);
-    }
-
-    /// <summary>
-    /// The path ONNX Runtime opens for a version, after checking every file against its hash. A single-file model is
-    /// its blob; a bundle is copied once under serving/&lt;sha&gt;/ with its files' own names (external data is found by
-    /// name next to the .onnx), written to a temp folder and renamed so a half copy is never used.
-    /// </summary>
-    private async Task<string> MaterialiseAsync(ModelVersion version, CancellationToken cancellationToken)
-    {
-        var payload = version.Files.Where(f => f.Role != FileRoles.Labels).ToList();
-        foreach (var file in payload)
-        {
-            if (!blobs.Exists(file.Sha256)) throw new DeploymentFailedException($"v{version.Number}: file '{file.FileName}' is missing from the store.");
-            await using var stream = blobs.OpenRead(file.Sha256);
-            var actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
-            if (actual != file.Sha256)
-                throw new DeploymentFailedException($"v{version.Number}: file '{file.FileName}' does not match its recorded SHA-256 (stored bytes changed); upload the model again.");
-        }
-        if (payload.Count == 1) return blobs.PathOf(version.Sha256);
-
-        // Named after every file of the bundle: two bundles may share the .onnx graph but not their weights.
-        var identity = string.Join("\n", payload.OrderBy(f => f.FileName, StringComparer.Ordinal).Select(f => $"{f.FileName}:{f.Sha256}"));
-        var folder = Path.Combine(paths.Root, "serving", Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(identity))));
-        if (!Directory.Exists(folder))
-        {
-            var temp = Path.Combine(paths.Temp, $"{Guid.NewGuid():N}.serving");
-            Directory.CreateDirectory(temp);
-            foreach (var file in payload)
-            {
-                await using var source = blobs.OpenRead(file.Sha256);
-                await using var target = File.Create(Path.Combine(temp, file.FileName));
-                await source.CopyToAsync(target, cancellationToken);
-            }
-            Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
-            try
-            {
-                Directory.Move(temp, folder);
-            }
-            catch (IOException) when (Directory.Exists(folder))
-            {
-                Directory.Delete(temp, recursive: true); // another load materialised it first
-            }
-        }
-        return Path.Combine(folder, version.ModelFileName);
     }
 }
 

@@ -103,6 +103,40 @@ public static class InferenceApi
     }
 }
 
+/// <summary>
+/// One call of the inference path, however it arrived: the V2 HTTP endpoint makes one from its request, the playground
+/// from its form, so both pass the same checks, the same codec, the same host and the same metering.
+/// </summary>
+/// <param name="Body">The request body, read up to the deployment's limit.</param>
+/// <param name="DeclaredLength">The body's Content-Length when the caller declared one (checked before reading).</param>
+/// <param name="ApiKeyId">The calling key (rate-limited and metered per key); null for calls made in the UI.</param>
+public sealed record InferenceCall(
+    Deployment Deployment,
+    string? Version,
+    string? ContentType,
+    string? HeaderLengthText,
+    long? DeclaredLength,
+    Stream Body,
+    Guid? ApiKeyId = null,
+    double? KeyRequestsPerSecond = null);
+
+/// <summary>
+/// What the inference path answered: the status, the encoded body (a V2 response or <c>{"error": ...}</c>), and for
+/// people the error in words, the version that served and the run's result (queue and compute time).
+/// </summary>
+public sealed record InferenceAnswer(
+    int Status,
+    ReadOnlyMemory<byte> Body,
+    string ContentType,
+    int? HeaderLength,
+    string? Error,
+    int Version,
+    InferenceResult? Result,
+    TimeSpan? RetryAfter = null)
+{
+    public bool Succeeded => Status == 200;
+}
+
 /// <summary>POST .../infer: limits, rate limit, parse, run, encode — and every failure as a status with words.</summary>
 public sealed class InferenceEndpoint(
     DeploymentDirectory directory,
@@ -116,26 +150,45 @@ public sealed class InferenceEndpoint(
 {
     public async Task HandleAsync(HttpContext http, string name, string? version)
     {
-        var clock = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         var deployment = await InferenceApi.CallableAsync(name, http.User, directory, http.RequestAborted);
         if (deployment is null)
         {
             inferenceMetrics.ObserveUnknownModel();
-            await WriteErrorAsync(http, 404, $"Unknown model '{name}'.");
+            await WriteAsync(http, ErrorAnswer(404, $"Unknown model '{name}'."));
             return;
         }
-        var served = new Served();
-        var status = await RunAsync(http, deployment, version, served);
-        metrics.Record(deployment.Name, clock.Elapsed, status.Code, status.Error);
-        // Metering: in-memory additions only; the usage flusher writes minute buckets (ARCHITECTURE.md, decision 7).
-        // Usage is the deployment owner's, whoever's key called; the key is kept to tell callers apart.
-        var metered = new MeteredRequest(deployment.Name, served.Version, ApiKeyClaims.KeyIdOf(http.User), deployment.OwnerId, deployment.ModelId,
-            status.Code, clock.Elapsed, served.BytesIn, http.Response.ContentLength ?? 0, deployment.IntraOpThreads, served.Result, served.Rows);
-        usage.Record(metered);
-        inferenceMetrics.Observe(metered);
+        var keyId = ApiKeyClaims.KeyIdOf(http.User);
+        double? rate = keyId is null ? null
+            : double.TryParse(http.User.FindFirst(ApiKeyClaims.RequestsPerSecond)?.Value, CultureInfo.InvariantCulture, out var own) ? own
+            : options.Value.DefaultRequestsPerSecond;
+        var headerLength = http.Request.Headers.TryGetValue(V2Body.HeaderLengthHeader, out var header) ? header.ToString() : null;
+        var call = new InferenceCall(deployment, version, http.Request.ContentType, headerLength, http.Request.ContentLength, http.Request.Body, keyId, rate);
+        var answer = await InvokeAsync(call, http.RequestAborted, started);
+        await WriteAsync(http, answer);
     }
 
-    private readonly record struct Outcome(int Code, string? Error);
+    /// <summary>
+    /// Runs one call and meters it (requests, errors, compute, bytes: in-memory additions the usage flusher writes as
+    /// minute buckets, ARCHITECTURE.md decision 7). Cancelling <paramref name="ct"/> abandons the call, as a client
+    /// that hangs up does. <paramref name="startedAt"/> (a <see cref="Stopwatch"/> timestamp) lets the latency include
+    /// what the caller did before, such as looking the deployment up.
+    /// </summary>
+    public async Task<InferenceAnswer> InvokeAsync(InferenceCall call, CancellationToken ct, long? startedAt = null)
+    {
+        var started = startedAt ?? Stopwatch.GetTimestamp();
+        var deployment = call.Deployment;
+        var served = new Served();
+        var answer = await RunAsync(call, served, ct);
+        var latency = Stopwatch.GetElapsedTime(started);
+        metrics.Record(deployment.Name, latency, answer.Status, answer.Error);
+        // Usage is the deployment owner's, whoever's key called; the key is kept to tell callers apart.
+        var metered = new MeteredRequest(deployment.Name, served.Version, call.ApiKeyId, deployment.OwnerId, deployment.ModelId,
+            answer.Status, latency, served.BytesIn, answer.Body.Length, deployment.IntraOpThreads, served.Result, served.Rows);
+        usage.Record(metered);
+        inferenceMetrics.Observe(metered);
+        return answer with { Version = served.Version, Result = served.Result };
+    }
 
     /// <summary>What metering needs from a request's run: the version chosen (0: none), bytes read, and the result.</summary>
     private sealed class Served
@@ -146,43 +199,45 @@ public sealed class InferenceEndpoint(
         public long Rows;
     }
 
-    private async Task<Outcome> RunAsync(HttpContext http, Deployment deployment, string? version, Served served)
+    private async Task<InferenceAnswer> RunAsync(InferenceCall call, Served served, CancellationToken ct)
     {
-        if (ApiKeyClaims.KeyIdOf(http.User) is { } keyId)
+        var deployment = call.Deployment;
+        if (call.ApiKeyId is { } keyId)
         {
-            var rate = double.TryParse(http.User.FindFirst(ApiKeyClaims.RequestsPerSecond)?.Value, CultureInfo.InvariantCulture, out var own)
-                ? own : options.Value.DefaultRequestsPerSecond;
+            var rate = call.KeyRequestsPerSecond ?? options.Value.DefaultRequestsPerSecond;
             if (!rateLimiter.TryAcquire(keyId, rate, out var retryAfter))
             {
-                http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-                return await FailAsync(http, 429, $"Rate limit of {rate:0.##} requests per second for this key reached; retry after the time in Retry-After.");
+                return ErrorAnswer(429, $"Rate limit of {rate:0.##} requests per second for this key reached; retry after the time in Retry-After.") with
+                {
+                    RetryAfter = TimeSpan.FromSeconds(Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))),
+                };
             }
         }
-        var number = InferenceApi.ParseVersion(version);
+        var number = InferenceApi.ParseVersion(call.Version);
         if (number == -1 || number is not null && deployment.Targets.All(t => t.Version != number))
-            return await FailAsync(http, 404, $"Model '{deployment.Name}' does not serve version '{version}'.");
+            return ErrorAnswer(404, $"Model '{deployment.Name}' does not serve version '{call.Version}'.");
         served.Version = number ?? 0;
-        if (!host.IsServing(deployment.Name)) return await FailAsync(http, 503, $"Model '{deployment.Name}' is not ready ({deployment.State}).");
+        if (!host.IsServing(deployment.Name)) return ErrorAnswer(503, $"Model '{deployment.Name}' is not ready ({deployment.State}).");
 
-        var contentType = http.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        var contentType = call.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
         if (contentType is not ("application/json" or "application/octet-stream"))
-            return await FailAsync(http, 415, "Send application/json, or application/octet-stream with the binary tensor extension.");
+            return ErrorAnswer(415, "Send application/json, or application/octet-stream with the binary tensor extension.");
         long? headerLength = null;
-        if (http.Request.Headers.TryGetValue(V2Body.HeaderLengthHeader, out var header))
+        if (call.HeaderLengthText is { } header)
         {
-            if (!long.TryParse(header.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
-                return await FailAsync(http, 400, $"{V2Body.HeaderLengthHeader} must be a non-negative integer.");
+            if (!long.TryParse(header, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                return ErrorAnswer(400, $"{V2Body.HeaderLengthHeader} must be a non-negative integer.");
             headerLength = parsed;
         }
         var limit = deployment.MaxRequestBytes;
-        if (http.Request.ContentLength > limit) return await FailAsync(http, 413, $"The request body is over this deployment's limit of {limit:N0} bytes.");
+        if (call.DeclaredLength > limit) return ErrorAnswer(413, $"The request body is over this deployment's limit of {limit:N0} bytes.");
 
-        var body = await ReadBodyAsync(http, limit);
-        if (body is null) return await FailAsync(http, 413, $"The request body is over this deployment's limit of {limit:N0} bytes.");
+        var body = await ReadBodyAsync(call.Body, call.DeclaredLength, limit, ct);
+        if (body is null) return ErrorAnswer(413, $"The request body is over this deployment's limit of {limit:N0} bytes.");
         served.BytesIn = body.Length;
 
         var timeout = TimeSpan.FromMilliseconds(deployment.RequestTimeoutMilliseconds);
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cancel.CancelAfter(timeout);
         try
         {
@@ -191,7 +246,7 @@ public sealed class InferenceEndpoint(
             if (headerLength == 0)
             {
                 var chosen = number ?? host.RouteOf(deployment.Name)?.Pick() ?? 0;
-                if (host.Loaded(deployment.Name, chosen) is not { } loaded) return await FailAsync(http, 503, $"Model '{deployment.Name}' is not ready.");
+                if (host.Loaded(deployment.Name, chosen) is not { } loaded) return ErrorAnswer(503, $"Model '{deployment.Name}' is not ready.");
                 request = V2Codec.ParseRawBinaryRequest(body, loaded.Signature, limits);
                 number = chosen;
                 served.Version = chosen;
@@ -204,49 +259,44 @@ public sealed class InferenceEndpoint(
             (served.Version, served.Result) = (servedVersion, result);
             served.Rows = request.Inputs.Count > 0 && request.Inputs[0].Shape.Length > 0 ? request.Inputs[0].Shape[0] : 0;
             var encoded = V2Codec.EncodeResponse(result.ToResponse(deployment.Name, servedVersion.ToString(CultureInfo.InvariantCulture), request.Id));
-            http.Response.StatusCode = 200;
-            http.Response.ContentType = encoded.ContentType;
-            if (encoded.HeaderLength is { } length) http.Response.Headers[V2Body.HeaderLengthHeader] = length.ToString(CultureInfo.InvariantCulture);
-            http.Response.ContentLength = encoded.Body.Length;
-            await http.Response.Body.WriteAsync(encoded.Body, http.RequestAborted);
-            return new Outcome(200, null);
+            return new InferenceAnswer(200, encoded.Body, encoded.ContentType, encoded.HeaderLength, null, servedVersion, result);
         }
         catch (InferenceRequestTooLargeException ex)
         {
-            return await FailAsync(http, 413, ex.Message);
+            return ErrorAnswer(413, ex.Message);
         }
         catch (InferenceRequestException ex)
         {
-            return await FailAsync(http, 400, ex.Message);
+            return ErrorAnswer(400, ex.Message);
         }
         catch (InferenceOverloadedException ex)
         {
-            return await FailAsync(http, 503, ex.Message);
+            return ErrorAnswer(503, ex.Message);
         }
         catch (ModelNotLoadedException)
         {
-            return await FailAsync(http, number is null ? 503 : 404, number is null
+            return ErrorAnswer(number is null ? 503 : 404, number is null
                 ? $"Model '{deployment.Name}' is not ready."
                 : $"Model '{deployment.Name}' does not serve version {number}.");
         }
-        catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return await FailAsync(http, 503, $"The request took longer than this deployment's timeout of {timeout.TotalMilliseconds:0} ms.");
+            return ErrorAnswer(503, $"The request took longer than this deployment's timeout of {timeout.TotalMilliseconds:0} ms.");
         }
         catch (InferenceRuntimeException ex)
         {
             logger.LogWarning(ex, "Inference failed on {Deployment}", deployment.Name);
-            return await FailAsync(http, 500, ex.Message);
+            return ErrorAnswer(500, ex.Message);
         }
     }
 
     /// <summary>The body, read up to the limit; null when it is longer (chunked bodies have no Content-Length to check first).</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpContext http, long limit)
+    private static async Task<byte[]?> ReadBodyAsync(Stream source, long? declared, long limit, CancellationToken ct)
     {
-        using var buffer = new MemoryStream(http.Request.ContentLength is { } declared ? (int)Math.Min(declared, limit) : 64 * 1024);
+        using var buffer = new MemoryStream(declared is { } length ? (int)Math.Min(length, limit) : 64 * 1024);
         var chunk = new byte[81920];
         int read;
-        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        while ((read = await source.ReadAsync(chunk, ct)) > 0)
         {
             if (buffer.Length + read > limit) return null;
             buffer.Write(chunk, 0, read);
@@ -254,19 +304,17 @@ public sealed class InferenceEndpoint(
         return buffer.ToArray();
     }
 
-    private static async Task<Outcome> FailAsync(HttpContext http, int status, string message)
-    {
-        await WriteErrorAsync(http, status, message);
-        return new Outcome(status, message);
-    }
+    /// <summary>An answer with the protocol's <c>{"error": ...}</c> body, serialised first so metering can count its bytes.</summary>
+    private static InferenceAnswer ErrorAnswer(int status, string message) =>
+        new(status, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { error = message }), "application/json; charset=utf-8", null, message, 0, null);
 
-    private static Task WriteErrorAsync(HttpContext http, int status, string message)
+    private static async Task WriteAsync(HttpContext http, InferenceAnswer answer)
     {
-        // Serialised first so the length is known: metering counts the bytes sent (Content-Length).
-        var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { error = message });
-        http.Response.StatusCode = status;
-        http.Response.ContentType = "application/json; charset=utf-8";
-        http.Response.ContentLength = body.Length;
-        return http.Response.Body.WriteAsync(body, http.RequestAborted).AsTask();
+        http.Response.StatusCode = answer.Status;
+        http.Response.ContentType = answer.ContentType;
+        if (answer.RetryAfter is { } retryAfter) http.Response.Headers.RetryAfter = ((int)retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        if (answer.HeaderLength is { } length) http.Response.Headers[V2Body.HeaderLengthHeader] = length.ToString(CultureInfo.InvariantCulture);
+        http.Response.ContentLength = answer.Body.Length;
+        await http.Response.Body.WriteAsync(answer.Body, http.RequestAborted);
     }
 }

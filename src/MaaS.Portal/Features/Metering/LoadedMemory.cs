@@ -9,12 +9,21 @@ namespace MaaS.Portal.Features.Metering;
 public sealed record LoadedVersion(string Deployment, string OwnerId, Guid ModelId, int Version, long Bytes, DateTimeOffset? ReadyAt);
 
 /// <summary>
+/// Models loaded in the host without a deployment row (the playground's temporary sessions): their private name, who
+/// they are billed to, and the version, so their memory is metered too.
+/// </summary>
+public interface ITemporaryModels
+{
+    IEnumerable<(string Name, string OwnerId, Guid ModelId, int Version, DateTimeOffset OpenedAt)> Loaded { get; }
+}
+
+/// <summary>
 /// The memory the host holds per loaded version, for the memory meter and the <c>maas_model_memory_bytes</c> gauge.
 /// A version's bytes are the resident memory its load added (measured by the host when it loaded); when that
 /// measurement is not positive (the GC freed as much as the load took), the model file's size stands in: its
 /// weights are in memory at the least.
 /// </summary>
-public sealed class LoadedMemory(IDbContextFactory<PortalDbContext> dbFactory, ModelHost host)
+public sealed class LoadedMemory(IDbContextFactory<PortalDbContext> dbFactory, ModelHost host, IEnumerable<ITemporaryModels> temporary)
 {
     public async Task<IReadOnlyList<LoadedVersion>> ListAsync(CancellationToken ct = default)
     {
@@ -32,6 +41,10 @@ public sealed class LoadedMemory(IDbContextFactory<PortalDbContext> dbFactory, M
                     loaded.Add(new LoadedVersion(d.Name, d.OwnerId, d.ModelId, version, BytesOf(model), d.ReadyAt));
                 }
             }
+        }
+        foreach (var (name, owner, modelId, version, openedAt) in temporary.SelectMany(t => t.Loaded))
+        {
+            if (host.Loaded(name, version) is { IsRetired: false } model) loaded.Add(new LoadedVersion(name, owner, modelId, version, BytesOf(model), openedAt));
         }
         return loaded;
     }

@@ -11,8 +11,8 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace MaaS.Portal.Data.Migrations
 {
     [DbContext(typeof(PortalDbContext))]
-    [Migration("20261129093419_Costs")]
-    partial class Costs
+    [Migration("20261129100327_CostsAndPlayground")]
+    partial class CostsAndPlayground
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -725,6 +725,90 @@ namespace MaaS.Portal.Data.Migrations
                     b.ToTable("VersionFiles");
                 });
 
+            modelBuilder.Entity("MaaS.Portal.Features.Playground.PlaygroundExample", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("AuthorId")
+                        .IsRequired()
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("ModelId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Shared")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelId", "CreatedAt");
+
+                    b.ToTable("PlaygroundExamples", (string)null);
+                });
+
+            modelBuilder.Entity("MaaS.Portal.Features.Playground.PlaygroundHistoryEntry", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("At")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("ComputeMilliseconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("InputSummary")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("OutputSummary")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<double>("RoundTripMilliseconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("TargetKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "TargetKey", "At");
+
+                    b.ToTable("PlaygroundHistory", (string)null);
+                });
+
             modelBuilder.Entity("MaaS.Portal.Features.SampleSets.SampleSet", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1018,6 +1102,15 @@ namespace MaaS.Portal.Data.Migrations
                     b.HasOne("MaaS.Portal.Features.Models.ModelVersion", null)
                         .WithMany("Files")
                         .HasForeignKey("VersionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("MaaS.Portal.Features.Playground.PlaygroundExample", b =>
+                {
+                    b.HasOne("MaaS.Portal.Features.Models.RegisteredModel", null)
+                        .WithMany()
+                        .HasForeignKey("ModelId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
