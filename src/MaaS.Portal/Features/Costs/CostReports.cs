@@ -93,7 +93,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
             jobs.Where(j => j.ModelId is not null).GroupBy(j => j.ModelId!.Value.ToString()), key => labels.Model(key), key => labels.ModelOwner(key));
         var byDeployment = usage.GroupBy(u => (u.DeploymentName, u.OwnerId)).Select(g =>
             {
-                var row = Row(g.Key.DeploymentName, (g.Key.DeploymentName, !labels.LiveDeployments.Contains(g.Key)), g, [], []);
+                var row = Row(g.Key.DeploymentName, labels.Deployment(g.Key.DeploymentName, g.Key.OwnerId), g, [], []);
                 return row with { OwnerId = g.Key.OwnerId, OwnerLabel = labels.User(g.Key.OwnerId).Label };
             })
             .OrderByDescending(r => r.Cost.Total).ThenBy(r => r.Label, StringComparer.Ordinal).ToList();
@@ -471,6 +471,12 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
             Guid.TryParse(id, out var guid) && guid == Guid.Empty ? ("Sample sets not attached to a model", false)
             : Guid.TryParse(id, out guid) && Models.TryGetValue(guid, out var model) ? (model.Name, false)
             : ($"deleted model {Short(id)}", true);
+
+        /// <summary>Playground sessions of versions tried before deployment are metered under their own names; never "deleted".</summary>
+        public (string Label, bool Deleted) Deployment(string name, string ownerId) =>
+            name.StartsWith(Playground.PlaygroundSessions.NamePrefix, StringComparison.Ordinal)
+                ? ($"playground: {name[Playground.PlaygroundSessions.NamePrefix.Length..]}", false)
+                : (name, !LiveDeployments.Contains((name, ownerId)));
 
         public (string Id, string Label)? ModelOwner(string id) =>
             Guid.TryParse(id, out var guid) && Models.TryGetValue(guid, out var model) ? (model.OwnerId, User(model.OwnerId).Label) : null;
