@@ -121,10 +121,16 @@ public static class TabularTrainer
         byte[] onnx;
         try
         {
-            using var stream = new MemoryStream();
             var outputs = classification ? new[] { PredictedLabel, Score } : [Score];
+            using var stream = new MemoryStream();
             ml.Model.ConvertToOnnx(bestModel, validationFeatures, stream, outputs);
-            onnx = stream.ToArray();
+            // The converter also lists an internal int64 output ("mlnet.Score.unusedOutput"); callers have no use for it.
+            var proto = Onnx.ModelProto.Parser.ParseFrom(stream.ToArray());
+            foreach (var unused in proto.Graph.Output.Where(o => o.Name.EndsWith(".unusedOutput", StringComparison.Ordinal)).ToList())
+            {
+                proto.Graph.Output.Remove(unused);
+            }
+            onnx = Google.Protobuf.MessageExtensions.ToByteArray(proto);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

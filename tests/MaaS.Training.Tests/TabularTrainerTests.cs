@@ -28,8 +28,7 @@ public class TabularTrainerTests
         Assert.Equal(outcome.ValidationRows, outcome.Agreement.Rows);
         Assert.Equal(["x1", "x2", "color", "member"], outcome.Inputs.Select(i => i.InputName));
         Assert.Equal(["float", "float", "string", "float"], outcome.Inputs.Select(i => i.ElementType));
-        Assert.Contains(outcome.Outputs, o => o.StartsWith("PredictedLabel"));
-        Assert.Contains(outcome.Outputs, o => o.StartsWith("Score"));
+        Assert.Equal(["PredictedLabel.output", "Score.output"], outcome.Outputs);
         // 20% of each class, rounded down per class.
         Assert.InRange(outcome.ValidationRows, 58, 60);
         Assert.Equal(300, outcome.TrainingRows + outcome.ValidationRows);
@@ -71,7 +70,7 @@ public class TabularTrainerTests
         Assert.True(outcome.Agreement.Agrees);
         Assert.Empty(outcome.Classes);
         Assert.Equal(outcome.ValidationRows, outcome.PredictedVersusActual.Count);
-        Assert.Equal(["Score"], outcome.Outputs.Select(o => o.Split('.')[0]));
+        Assert.Equal(["Score.output"], outcome.Outputs);
     }
 
     [Fact]
