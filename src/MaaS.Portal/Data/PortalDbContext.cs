@@ -4,6 +4,7 @@ using MaaS.Portal.Features.Deployments;
 using MaaS.Portal.Features.Metering;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.SampleSets;
+using MaaS.Portal.Features.Training;
 using MaaS.Portal.Jobs;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
@@ -23,6 +24,8 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) :
     public DbSet<DeploymentTarget> DeploymentTargets => Set<DeploymentTarget>();
     public DbSet<UsageMinute> UsageMinutes => Set<UsageMinute>();
     public DbSet<MemoryMinute> MemoryMinutes => Set<MemoryMinute>();
+    public DbSet<Dataset> Datasets => Set<Dataset>();
+    public DbSet<TrainingRun> TrainingRuns => Set<TrainingRun>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

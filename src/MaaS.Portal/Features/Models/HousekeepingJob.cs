@@ -9,7 +9,7 @@ namespace MaaS.Portal.Features.Models;
 public sealed record HousekeepingReport(int TempEntriesRemoved, int BlobsRemoved, long BytesFreed);
 
 /// <summary>
-/// Removes what crashes and aborted uploads leave behind: temp files and folders, and blobs no version or sample set refers to.
+/// Removes what crashes and aborted uploads leave behind: temp files and folders, and blobs no version, sample set or dataset refers to.
 /// Only things older than an hour go, so nothing an upload or job is still writing is touched.
 /// </summary>
 public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContextFactory<PortalDbContext> dbFactory, ILogger<HousekeepingJob> logger) : IPortalJob
@@ -45,6 +45,8 @@ public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContext
         // Sample sets keep their file (and vocabulary) in the same store.
         referenced.UnionWith(await db.SampleSets.Select(s => s.Sha256).ToListAsync(cancellationToken));
         referenced.UnionWith(await db.SampleSets.Where(s => s.VocabularySha256 != null).Select(s => s.VocabularySha256!).ToListAsync(cancellationToken));
+        // So do datasets (their CSV).
+        referenced.UnionWith(await db.Datasets.Select(d => d.Sha256).ToListAsync(cancellationToken));
         var blobsRemoved = 0;
         foreach (var hash in blobs.List().ToList())
         {

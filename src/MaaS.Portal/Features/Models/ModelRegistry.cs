@@ -342,6 +342,7 @@ public sealed partial class ModelRegistry(
         var stillUsed = await db.VersionFiles.Where(f => hashes.Contains(f.Sha256)).Select(f => f.Sha256).Distinct().ToListAsync(cancellationToken);
         stillUsed.AddRange(await db.SampleSets.Where(s => hashes.Contains(s.Sha256)).Select(s => s.Sha256).ToListAsync(cancellationToken));
         stillUsed.AddRange(await db.SampleSets.Where(s => s.VocabularySha256 != null && hashes.Contains(s.VocabularySha256)).Select(s => s.VocabularySha256!).ToListAsync(cancellationToken));
+        stillUsed.AddRange(await db.Datasets.Where(d => hashes.Contains(d.Sha256)).Select(d => d.Sha256).ToListAsync(cancellationToken));
         foreach (var hash in hashes.Except(stillUsed)) blobs.Delete(hash);
     }
 
