@@ -14,6 +14,9 @@ public static partial class DatasetProfiler
     /// <summary>Most classes a classification label may have: more is almost always a number or an id, not a class.</summary>
     public const int MaxClasses = 100;
 
+    /// <summary>Longest value kept for people to read (preview cells, frequent values); the profile stays small whatever the file holds.</summary>
+    public const int MaxShownChars = 100;
+
     // Names the trained model's own tensors take: an input may not shadow them.
     private static readonly HashSet<string> ReservedNames = new(StringComparer.OrdinalIgnoreCase)
         { "Features", "Label", "Score", "PredictedLabel", "Probability", "Weight" };
@@ -28,7 +31,7 @@ public static partial class DatasetProfiler
         {
             if ((rows & 0xFFF) == 0) cancellationToken.ThrowIfCancellationRequested();
             rows++;
-            if (preview.Count < PreviewRows) preview.Add(fields);
+            if (preview.Count < PreviewRows) preview.Add(fields.Select(f => Shorten(f, MaxShownChars)).ToList());
             for (var i = 0; i < fields.Length; i++) columns[i].Add(fields[i], reader.Delimiter, reader.Row);
         }
         if (rows == 0) throw new DatasetException("The CSV has a header row but no data rows.");
@@ -91,6 +94,8 @@ public static partial class DatasetProfiler
         return names;
     }
 
+    private static string Shorten(string value, int max) => value.Length > max ? value[..max] + "…" : value;
+
     [GeneratedRegex("[^A-Za-z0-9_]+")]
     private static partial Regex NotNameChars();
 
@@ -124,6 +129,8 @@ public static partial class DatasetProfiler
                 _firstNonNumber ??= (row, value.Length > 40 ? value[..40] + "…" : value);
             }
             if (Values.TryParseBoolean(value, out _)) _booleans++;
+            // Long values are counted by a shortened key with their hash, so 1,000 distinct 64 KiB values do not stay in memory.
+            if (value.Length > MaxShownChars) value = $"{value[..MaxShownChars]}… #{value.GetHashCode():x8}";
             if (_counts.TryGetValue(value, out var count)) _counts[value] = count + 1;
             else if (_counts.Count < DistinctCap) _counts[value] = 1;
             else _capped = true;

@@ -72,4 +72,14 @@ public class DatasetProfilerTests
         var names = DatasetProfiler.InputNames(["Sepal length (cm)", "2nd", "Score", "sepal_length_cm", "Ünïcode"]);
         Assert.Equal(["Sepal_length_cm", "c_2nd", "Score_in", "sepal_length_cm_2", "Unicode"], names);
     }
+
+    [Fact]
+    public void Profile_KeepsLongValuesShort_InThePreviewAndFrequentValues()
+    {
+        var rows = string.Concat(Enumerable.Range(0, 30).Select(i => $"{i},{new string((char)('a' + i % 3), 5000)}\n"));
+        var profile = SyntheticCsv.Profile("id,blob\n" + rows);
+        Assert.All(profile.Preview, row => Assert.True(row[1].Length <= DatasetProfiler.MaxShownChars + 1));
+        Assert.Equal(3, profile.Column("blob")!.DistinctValues);
+        Assert.All(profile.Column("blob")!.TopValues, v => Assert.True(v.Length < 120));
+    }
 }
