@@ -113,40 +113,48 @@ public static class TabularTrainer
             progress(new TrainingProgress(0.05 + 0.8 * (i + 1) / candidates.Count, $"trained {title}", run));
         }
 
-        var best = runs.Where(r => r.Status == RunStatus.Trained).MinBy(r => r.Metrics!.Loss)
-            ?? throw new TrainingException("No trainer produced a model: " + string.Join(" ", runs.Select(r => r.Message)));
-        var (bestModel, bestPredictions) = models[best.Trainer];
-
-        progress(new TrainingProgress(0.87, $"exporting {best.Title} to ONNX"));
-        byte[] onnx;
-        try
+        if (runs.All(r => r.Status != RunStatus.Trained))
         {
-            var outputs = classification ? new[] { PredictedLabel, Score } : [Score];
-            using var stream = new MemoryStream();
-            ml.Model.ConvertToOnnx(bestModel, validationFeatures, stream, outputs);
-            // The converter also lists an internal int64 output ("mlnet.Score.unusedOutput"); callers have no use for it.
-            var proto = Onnx.ModelProto.Parser.ParseFrom(stream.ToArray());
-            foreach (var unused in proto.Graph.Output.Where(o => o.Name.EndsWith(".unusedOutput", StringComparison.Ordinal)).ToList())
+            throw new TrainingException("No trainer produced a model: " + string.Join(" ", runs.Select(r => r.Message)));
+        }
+        // The best on validation is exported first; should its export be refused or disagree with ML.NET, the next best
+        // is tried, and the refused one keeps its metrics with the reason, so a person sees why it was not kept.
+        TrainerRun? best = null;
+        byte[] onnx = [];
+        OnnxAgreement? agreement = null;
+        IReadOnlyList<string> outputNames = [];
+        var refusals = new List<string>();
+        foreach (var candidate in runs.Where(r => r.Status == RunStatus.Trained).OrderBy(r => r.Metrics!.Loss).ToList())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress(new TrainingProgress(0.87, $"exporting {candidate.Title} to ONNX"));
+            try
             {
-                proto.Graph.Output.Remove(unused);
+                onnx = Export(ml, models[candidate.Trainer].Model, validationFeatures, classification, candidate.Title);
+                progress(new TrainingProgress(0.93, $"checking the ONNX export of {candidate.Title} against ML.NET"));
+                (agreement, outputNames) = CheckOnnx(onnx, data, validationRows, models[candidate.Trainer].Predictions, classification, candidate.Title);
+                if (agreement.Agrees)
+                {
+                    best = candidate;
+                    break;
+                }
+                throw new TrainingException(
+                    $"The ONNX export of {candidate.Title} does not reproduce ML.NET's predictions on the {agreement.Rows:N0} validation rows: " +
+                    $"{agreement.LabelMismatches:N0} predicted label(s) differ and {agreement.ScoresOutsideTolerance:N0} score(s) differ by more than " +
+                    $"{agreement.Tolerance:G3} (relative; the largest difference is {agreement.MaxScoreDifference:G3}).");
             }
-            onnx = Google.Protobuf.MessageExtensions.ToByteArray(proto);
+            catch (TrainingException ex)
+            {
+                refusals.Add(ex.Message);
+                var index = runs.IndexOf(candidate);
+                runs[index] = candidate with { Message = $"Not kept: {ex.Message}" };
+            }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        if (best is null || agreement is null)
         {
-            throw new TrainingException($"{best.Title} could not be exported to ONNX: {ex.GetBaseException().Message}");
+            throw new TrainingException(string.Join(" ", refusals) + " No model was made; try another trainer.");
         }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        progress(new TrainingProgress(0.93, "checking ONNX against ML.NET"));
-        var (agreement, outputNames) = CheckOnnx(onnx, data, validationRows, bestPredictions, classification);
-        if (!agreement.Agrees)
-        {
-            throw new TrainingException(
-                $"The ONNX export of {best.Title} does not reproduce ML.NET's predictions on the {agreement.Rows:N0} validation rows: " +
-                $"{agreement.LabelMismatches:N0} predicted label(s) differ and {agreement.ScoresOutsideTolerance:N0} score(s) differ by more than " +
-                $"{agreement.Tolerance:G3} (relative; the largest difference is {agreement.MaxScoreDifference:G3}). No model was made from it; try another trainer.");
-        }
+        var (bestModel, bestPredictions) = models[best.Trainer];
 
         var inputs = data.Features.Select(f => new ModelInput(f.Column, f.InputName, f.Type, f.ElementType)).ToList();
         return new TrainingOutcome(
@@ -154,7 +162,7 @@ public static class TabularTrainer
             trainRows.Length, validationRows.Length, data.DroppedRows, agreement,
             classification ? [] : validationRows.Take(MaxChartPoints).Select((row, i) => new PredictedPoint(data.LabelNumbers![row], bestPredictions.Values[i])).ToList(),
             Examples(data, validationRows, bestPredictions),
-            onnx);
+            onnx) { Model = bestModel };
     }
 
     // MLContext.CancelExecution stops a running Fit, but ML.NET keeps it internal (only the Microsoft.ML.Experimental
@@ -203,6 +211,7 @@ public static class TabularTrainer
                 Trainers.LightGbm => ml.Regression.Trainers.LightGbm(new LightGbmRegressionTrainer.Options
                 {
                     LabelColumnName = Label, FeatureColumnName = Features, NumberOfIterations = 100, Seed = seed, Silent = true,
+                    UseCategoricalSplit = false, // see the multiclass trainer below
                 }),
                 Trainers.FastTree => ml.Regression.Trainers.FastTree(new FastTreeRegressionTrainer.Options
                 {
@@ -218,6 +227,9 @@ public static class TabularTrainer
             Trainers.LightGbm => ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options
             {
                 LabelColumnName = Label, FeatureColumnName = Features, NumberOfIterations = 100, Seed = seed, Silent = true,
+                // One-hot slots would otherwise become LightGBM categorical splits, which the ONNX converter writes as
+                // branch nodes with feature id -1: ONNX Runtime refuses such a model (found at 100,000 rows by the benchmark).
+                UseCategoricalSplit = false,
             }),
             Trainers.FastTree => ml.MulticlassClassification.Trainers.OneVersusAll(
                 ml.BinaryClassification.Trainers.FastTree(new FastTreeBinaryTrainer.Options
@@ -283,8 +295,47 @@ public static class TabularTrainer
         return new TrainingMetrics(MetricsCalculator.Classification(classes, actual, predicted, predictions.Scores), null);
     }
 
+    private static byte[] Export(MLContext ml, ITransformer model, IDataView features, bool classification, string title)
+    {
+        try
+        {
+            var outputs = classification ? new[] { PredictedLabel, Score } : [Score];
+            using var stream = new MemoryStream();
+            ml.Model.ConvertToOnnx(model, features, stream, outputs);
+            // The converter also lists an internal int64 output ("mlnet.Score.unusedOutput"); callers have no use for it.
+            var proto = Onnx.ModelProto.Parser.ParseFrom(stream.ToArray());
+            foreach (var unused in proto.Graph.Output.Where(o => o.Name.EndsWith(".unusedOutput", StringComparison.Ordinal)).ToList())
+            {
+                proto.Graph.Output.Remove(unused);
+            }
+            return Google.Protobuf.MessageExtensions.ToByteArray(proto);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new TrainingException($"{title} could not be exported to ONNX: {ex.GetBaseException().Message}");
+        }
+    }
+
     /// <summary>Runs the ONNX model in ONNX Runtime on the validation rows and compares with ML.NET's predictions.</summary>
-    private static (OnnxAgreement Agreement, IReadOnlyList<string> Outputs) CheckOnnx(byte[] onnx, TabularData data, int[] rows, Predictions expected, bool classification)
+    private static (OnnxAgreement Agreement, IReadOnlyList<string> Outputs) CheckOnnx(byte[] onnx, TabularData data, int[] rows, Predictions expected,
+        bool classification, string title)
+    {
+        try
+        {
+            return CompareWithOnnxRuntime(onnx, data, rows, expected, classification);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            // ONNX Runtime's messages carry C++ signatures; the first sentence of the check that failed is what people need.
+            var message = ex.Message;
+            var check = message.IndexOf(" was false.", StringComparison.Ordinal);
+            var detail = check > 0 ? message[(check + " was false.".Length)..].Trim() : message;
+            if (detail.Length > 300) detail = detail[..300] + "…";
+            throw new TrainingException($"ONNX Runtime refused the ONNX export of {title}: {detail}");
+        }
+    }
+
+    private static (OnnxAgreement Agreement, IReadOnlyList<string> Outputs) CompareWithOnnxRuntime(byte[] onnx, TabularData data, int[] rows, Predictions expected, bool classification)
     {
         using var options = new SessionOptions();
         using var session = new InferenceSession(onnx, options);

@@ -47,4 +47,9 @@ public sealed record TrainingOutcome(
     OnnxAgreement Agreement,
     IReadOnlyList<PredictedPoint> PredictedVersusActual,
     IReadOnlyList<PredictionExample> Examples,
-    byte[] Onnx);
+    byte[] Onnx)
+{
+    /// <summary>The chosen ML.NET model itself, for callers that compare it with the ONNX export (the benchmark); never stored.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Microsoft.ML.ITransformer? Model { get; init; }
+}

@@ -115,6 +115,29 @@ public sealed class TrainingApiTests(PortalFactory portal) : IClassFixture<Porta
     }
 
     [Fact]
+    public async Task Cancel_StopsARunningTraining_AndRegistersNothing()
+    {
+        var dataset = await UploadAsync(SyntheticCsv.Multiclass(rows: 20_000), "many flowers.csv");
+        var response = await _api.PostAsJsonAsync("/api/training", new
+        {
+            datasetId = dataset.GetProperty("id").GetString(), labelColumn = "species", trainer = "auto", modelName = "cancelled flowers",
+        });
+        var jobId = (await response.JsonAsync()).GetProperty("id").GetString();
+
+        // Once the first trainer has reported, the others are still to come: cancel then.
+        await Poll.UntilAsync(
+            async () => await _api.GetAsync($"/api/training/{jobId}") is { StatusCode: HttpStatusCode.OK } r ? (await r.JsonAsync()).GetProperty("trainerRuns").GetArrayLength() : 0,
+            count => count >= 1, TimeSpan.FromSeconds(60));
+        Assert.Equal(HttpStatusCode.Accepted, (await _api.PostAsync($"/api/jobs/{jobId}/cancel", null)).StatusCode);
+
+        var done = await Poll.UntilAsync(
+            async () => JsonDocument.Parse(await _api.GetStringAsync($"/api/jobs/{jobId}")).RootElement,
+            j => j.GetProperty("state").GetString() is "Succeeded" or "Failed" or "Cancelled", TimeSpan.FromSeconds(60));
+        Assert.Equal("Cancelled", done.GetProperty("state").GetString());
+        Assert.DoesNotContain("cancelled-flowers", await _api.GetStringAsync("/api/models"));
+    }
+
+    [Fact]
     public async Task Upload_RefusesWhatIsNotACsv_NamingTheProblem_AndStoresNothing()
     {
         var before = portal.Services.DataFiles().Blobs.Length;

@@ -152,4 +152,25 @@ public class TabularTrainerTests
         var ex = Assert.Throws<TrainingException>(() => Train(csv, "y", TrainingTask.Regression, Trainers.Lbfgs));
         Assert.Contains("never negative", ex.Message);
     }
+
+    [Fact]
+    public void Train_LightGbm_OnManyRowsWithCategoricalColumns_ExportsAModelOnnxRuntimeAccepts()
+    {
+        // With enough rows (100,000 here; 30,000 were not enough) LightGBM turns one-hot slots into categorical splits unless told not to; the converter
+        // writes those as branches on feature -1, which ONNX Runtime refuses.
+        var random = new Random(11);
+        var text = new System.Text.StringBuilder("a,b,k0,k1,label\n");
+        for (var r = 0; r < 100_000; r++)
+        {
+            double a = random.NextDouble() * 2 - 1, b = random.NextDouble() * 2 - 1;
+            int k0 = random.Next(3), k1 = random.Next(7);
+            var z = a - b + (k0 == 1 ? 0.8 : 0) - (k1 == 3 ? 0.6 : 0) + random.NextDouble() - 0.5;
+            text.Append(System.FormattableString.Invariant($"{a:0.####},{(r % 97 == 0 ? "" : b.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture))},k{k0},j{k1},{(z > 0 ? "yes" : "no")}\n"));
+        }
+
+        var outcome = Train(text.ToString(), "label", TrainingTask.Binary, Trainers.LightGbm);
+
+        Assert.True(outcome.Agreement.Agrees);
+        Assert.Equal(Trainers.LightGbm, outcome.Trainer);
+    }
 }
