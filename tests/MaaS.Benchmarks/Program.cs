@@ -9,6 +9,7 @@ using MaaS.Benchmarks;
 //   dotnet run -c Release --project tests/MaaS.Benchmarks -- compress [--quick] [--images DIR] [--threads N]
 //   dotnet run -c Release --project tests/MaaS.Benchmarks -- inference [--quick] [--minutes N]
 //   dotnet run -c Release --project tests/MaaS.Benchmarks -- costs [--days N] [--deployments N]
+//   dotnet run -c Release --project tests/MaaS.Benchmarks -- training [--rows N]
 var command = args.FirstOrDefault() ?? "upload";
 switch (command)
 {
@@ -22,12 +23,14 @@ switch (command)
         return await InferenceBenchmark.RunAsync(args[1..]);
     case "costs":
         return await CostBenchmark.RunAsync(args[1..]);
+    case "training":
+        return TrainingBenchmark.Run(args[1..]);
     case MinimalInferenceServer.Command:
         // Started by the inference benchmark as its own process: the floor the portal is compared with.
         await MinimalInferenceServer.RunAsync(args[1..]);
         break;
     default:
-        Console.Error.WriteLine($"Unknown benchmark '{command}'. Known: upload [sizeMiB]; compress [--quick] [--images DIR] [--threads N]; inference [--quick] [--minutes N]; costs [--days N] [--deployments N]");
+        Console.Error.WriteLine($"Unknown benchmark '{command}'. Known: upload [sizeMiB]; compress [--quick] [--images DIR] [--threads N]; inference [--quick] [--minutes N]; costs [--days N] [--deployments N]; training [--rows N]");
         return 2;
 }
 return 0;

@@ -34,4 +34,12 @@ public sealed class NavMenuTests : MudTestBase
         Assert.Equal("/deployments", link.GetAttribute("href"));
         Assert.DoesNotContain("disabled", link.ClassName ?? "");
     }
+
+    [Fact]
+    public void Training_IsInTheNav()
+    {
+        AddAuthorization().SetAuthorized("user@test.local").SetRoles(Roles.User);
+        var menu = Render<NavMenu>();
+        Assert.Equal("/training", menu.Find("[data-testid=nav-training]").GetAttribute("href"));
+    }
 }

@@ -203,3 +203,30 @@ internal sealed class BudgetAlertConfiguration : IEntityTypeConfiguration<Featur
         alert.Property(a => a.Month).HasMaxLength(7);
     }
 }
+
+internal sealed class DatasetConfiguration : IEntityTypeConfiguration<Features.Training.Dataset>
+{
+    public void Configure(EntityTypeBuilder<Features.Training.Dataset> dataset)
+    {
+        dataset.HasIndex(d => new { d.OwnerId, d.CreatedAt });
+        dataset.HasIndex(d => d.Sha256);
+        dataset.Property(d => d.Name).HasMaxLength(200);
+        dataset.Property(d => d.FileName).HasMaxLength(255);
+        dataset.Property(d => d.Sha256).HasMaxLength(64);
+    }
+}
+
+internal sealed class TrainingRunConfiguration : IEntityTypeConfiguration<Features.Training.TrainingRun>
+{
+    public void Configure(EntityTypeBuilder<Features.Training.TrainingRun> run)
+    {
+        run.HasKey(r => r.JobId);
+        run.HasIndex(r => new { r.DatasetId, r.CreatedAt });
+        run.Property(r => r.LabelColumn).HasMaxLength(200);
+        run.Property(r => r.Task).HasMaxLength(20);
+        run.Property(r => r.Trainer).HasMaxLength(20);
+        run.Property(r => r.ModelSlug).HasMaxLength(80);
+        // A run's record goes with its dataset; the model it made stays (it has its own lineage).
+        run.HasOne<Features.Training.Dataset>().WithMany().HasForeignKey(r => r.DatasetId).OnDelete(DeleteBehavior.Cascade);
+    }
+}

@@ -5,6 +5,7 @@ using MaaS.Portal.Features.Deployments;
 using MaaS.Portal.Features.Metering;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Features.SampleSets;
+using MaaS.Portal.Features.Training;
 using MaaS.Portal.Jobs;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
@@ -30,6 +31,8 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) :
     public DbSet<RollupMark> RollupMarks => Set<RollupMark>();
     public DbSet<UserBudget> UserBudgets => Set<UserBudget>();
     public DbSet<BudgetAlert> BudgetAlerts => Set<BudgetAlert>();
+    public DbSet<Dataset> Datasets => Set<Dataset>();
+    public DbSet<TrainingRun> TrainingRuns => Set<TrainingRun>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

@@ -468,7 +468,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
             : Users.TryGetValue(id, out var email) ? (email, false) : ($"deleted user {Short(id)}", true);
 
         public (string Label, bool Deleted) Model(string id) =>
-            Guid.TryParse(id, out var guid) && guid == Guid.Empty ? ("Sample sets not attached to a model", false)
+            Guid.TryParse(id, out var guid) && guid == Guid.Empty ? ("Sample sets and datasets (no model)", false)
             : Guid.TryParse(id, out guid) && Models.TryGetValue(guid, out var model) ? (model.Name, false)
             : ($"deleted model {Short(id)}", true);
 

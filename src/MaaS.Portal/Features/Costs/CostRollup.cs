@@ -192,7 +192,7 @@ public sealed class CostRollup(IDbContextFactory<PortalDbContext> dbFactory, Tim
         return count;
     }
 
-    /// <summary>One stored thing: a model version (its files) or a sample set (<see cref="Guid.Empty"/> when not attached to a model).</summary>
+    /// <summary>One stored thing: a model version (its files), a sample set or a training dataset (<see cref="Guid.Empty"/> when not attached to a model).</summary>
     public sealed record StoredItem(string OwnerId, Guid ModelId, long Bytes, DateTimeOffset CreatedAt);
 
     /// <summary>
@@ -203,13 +203,16 @@ public sealed class CostRollup(IDbContextFactory<PortalDbContext> dbFactory, Tim
     {
         var versions = db.ModelVersions.AsNoTracking().Join(db.Models, v => v.ModelId, m => m.Id, (v, m) => new { m.OwnerId, v.ModelId, v.SizeBytes, v.CreatedAt });
         var samples = db.SampleSets.AsNoTracking().Select(s => new { s.OwnerId, ModelId = s.ModelId ?? Guid.Empty, s.Length, s.CreatedAt });
+        var datasets = db.Datasets.AsNoTracking().Select(d => new { d.OwnerId, d.Length, d.CreatedAt });
         if (ownerId is not null)
         {
             versions = versions.Where(v => v.OwnerId == ownerId);
             samples = samples.Where(s => s.OwnerId == ownerId);
+            datasets = datasets.Where(d => d.OwnerId == ownerId);
         }
         var items = await versions.Select(v => new StoredItem(v.OwnerId, v.ModelId, v.SizeBytes, v.CreatedAt)).ToListAsync(ct);
         items.AddRange(await samples.Select(s => new StoredItem(s.OwnerId, s.ModelId, s.Length, s.CreatedAt)).ToListAsync(ct));
+        items.AddRange(await datasets.Select(d => new StoredItem(d.OwnerId, Guid.Empty, d.Length, d.CreatedAt)).ToListAsync(ct));
         return items;
     }
 

@@ -9,7 +9,7 @@ namespace MaaS.Portal.Features.Models;
 public sealed record HousekeepingReport(int TempEntriesRemoved, int BlobsRemoved, long BytesFreed);
 
 /// <summary>
-/// Removes what crashes and aborted uploads leave behind: temp files and folders, and blobs no version or sample set refers to.
+/// Removes what crashes and aborted uploads leave behind: temp files and folders, and blobs no version, sample set or dataset refers to.
 /// Only things older than an hour go, so nothing an upload or job is still writing is touched.
 /// </summary>
 public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContextFactory<PortalDbContext> dbFactory, ILogger<HousekeepingJob> logger) : IPortalJob
@@ -45,19 +45,18 @@ public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContext
         // Sample sets keep their file (and vocabulary) in the same store.
         referenced.UnionWith(await db.SampleSets.Select(s => s.Sha256).ToListAsync(cancellationToken));
         referenced.UnionWith(await db.SampleSets.Where(s => s.VocabularySha256 != null).Select(s => s.VocabularySha256!).ToListAsync(cancellationToken));
+        // So do datasets (their CSV).
+        referenced.UnionWith(await db.Datasets.Select(d => d.Sha256).ToListAsync(cancellationToken));
         var blobsRemoved = 0;
         foreach (var hash in blobs.List().ToList())
         {
             cancellationToken.ThrowIfCancellationRequested();
             var file = new FileInfo(blobs.PathOf(hash));
             if (referenced.Contains(hash) || file.LastWriteTimeUtc >= cutoff) continue;
-            // The set above may be stale by now: a registration may have reused these bytes since. Ask again, locked.
-            using (await blobs.LockReferencesAsync(cancellationToken))
-            {
-                if (await IsReferencedAsync(db, hash, cancellationToken)) continue;
-                bytes += file.Length;
-                blobs.Delete(hash);
-            }
+            // The set above may be stale by now (a registration may have reused these bytes since): asked again, locked.
+            var freed = await BlobReferences.DeleteUnreferencedAsync(db, blobs, [hash], cancellationToken);
+            if (freed == 0) continue;
+            bytes += freed;
             blobsRemoved++;
         }
 
@@ -66,10 +65,6 @@ public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContext
         logger.LogInformation("Housekeeping: {Summary}", context.Summary);
         return report;
     }
-
-    private static async Task<bool> IsReferencedAsync(PortalDbContext db, string hash, CancellationToken cancellationToken) =>
-        await db.VersionFiles.AnyAsync(f => f.Sha256 == hash, cancellationToken)
-        || await db.SampleSets.AnyAsync(s => s.Sha256 == hash || s.VocabularySha256 == hash, cancellationToken);
 }
 
 /// <summary>Hangfire's recurring entry: queues a housekeeping job record, so each run shows on the Jobs page.</summary>

@@ -340,14 +340,8 @@ public sealed partial class ModelRegistry(
         db.Deployments.Where(d => d.ModelId == modelId && (version == null || d.Targets.Any(t => t.Version == version)))
             .Select(d => d.Name).FirstOrDefaultAsync(cancellationToken);
 
-    private async Task DeleteUnreferencedAsync(PortalDbContext db, List<string> hashes, CancellationToken cancellationToken)
-    {
-        using var references = await blobs.LockReferencesAsync(cancellationToken);
-        var stillUsed = await db.VersionFiles.Where(f => hashes.Contains(f.Sha256)).Select(f => f.Sha256).Distinct().ToListAsync(cancellationToken);
-        stillUsed.AddRange(await db.SampleSets.Where(s => hashes.Contains(s.Sha256)).Select(s => s.Sha256).ToListAsync(cancellationToken));
-        stillUsed.AddRange(await db.SampleSets.Where(s => s.VocabularySha256 != null && hashes.Contains(s.VocabularySha256)).Select(s => s.VocabularySha256!).ToListAsync(cancellationToken));
-        foreach (var hash in hashes.Except(stillUsed)) blobs.Delete(hash);
-    }
+    private Task DeleteUnreferencedAsync(PortalDbContext db, List<string> hashes, CancellationToken cancellationToken) =>
+        BlobReferences.DeleteUnreferencedAsync(db, blobs, hashes, cancellationToken);
 
     private async Task<RegisteredModel?> FindEntityAsync(string modelIdOrSlug, string userId, bool isAdmin, CancellationToken cancellationToken)
     {

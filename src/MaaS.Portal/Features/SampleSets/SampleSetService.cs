@@ -271,13 +271,7 @@ public sealed class SampleSetService(
         var set = await db.SampleSets.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id && (isAdmin || s.OwnerId == userId), cancellationToken);
         if (set is null) return false;
         await db.SampleSets.Where(s => s.Id == id).ExecuteDeleteAsync(cancellationToken);
-        using var references = await blobs.LockReferencesAsync(cancellationToken);
-        foreach (var hash in new[] { set.Sha256, set.VocabularySha256 }.OfType<string>().Distinct())
-        {
-            var used = await db.SampleSets.AnyAsync(s => s.Sha256 == hash || s.VocabularySha256 == hash, cancellationToken)
-                       || await db.VersionFiles.AnyAsync(f => f.Sha256 == hash, cancellationToken);
-            if (!used) blobs.Delete(hash);
-        }
+        await BlobReferences.DeleteUnreferencedAsync(db, blobs, [set.Sha256, set.VocabularySha256], cancellationToken);
         logger.LogInformation("Sample set {Id} deleted by {User}", id, userId);
         return true;
     }
