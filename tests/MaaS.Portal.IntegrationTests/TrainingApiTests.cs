@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using MaaS.Portal.Features.Admin;
 using MaaS.Portal.Features.ApiKeys;
+using MaaS.Portal.Features.Playground;
 using MaaS.Portal.Features.Training;
 using MaaS.Portal.Testing;
 using MaaS.Training.Tests;
@@ -236,6 +237,43 @@ public sealed class TrainingApiTests(PortalFactory portal) : IClassFixture<Porta
         Assert.Equal(HttpStatusCode.NotFound, (await user.GetAsync($"/api/datasets/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await user.PostAsJsonAsync("/api/training", new { datasetId = id, labelColumn = "species" })).StatusCode);
         Assert.DoesNotContain(id!, await user.GetStringAsync("/api/datasets"));
+    }
+
+    [Fact]
+    public async Task ATrainedModel_IsTriedInThePlayground_ColumnByColumn_AndReadsAsItsLabelledClasses()
+    {
+        var dataset = await UploadAsync(SyntheticCsv.Binary(rows: 300), "playground-loans.csv");
+        var done = await TrainAsync(dataset, new { labelColumn = "approved", trainer = "sdca", modelName = "loan playground" });
+        Assert.True(done.GetProperty("state").GetString() == "Succeeded", done.ToString());
+        var slug = done.GetProperty("result").GetProperty("modelSlug").GetString()!;
+        var version = JsonDocument.Parse(await _api.GetStringAsync($"/api/models/{slug}/versions/1")).RootElement;
+        var report = TrainingReportView.FromReport(version.GetProperty("report"))!;
+        var example = report.Examples.First(e => !e.Inputs.Values.Contains("NaN"));
+
+        // Tried before deployment, as a person would: one field per column of the CSV, filled from a validation row.
+        var playground = portal.Services.GetRequiredService<PlaygroundService>();
+        var adminId = (await portal.Services.GetRequiredService<UserAdministration>().ListAsync()).Single(u => u.Email == PortalFactory.AdminEmail).Id;
+        var (target, unavailable) = await playground.OpenVersionAsync(slug, 1, adminId, isAdmin: true);
+        Assert.Null(unavailable);
+        var form = new PlaygroundForm(target!);
+        Assert.Equal(report.Inputs.Select(i => i.InputName), form.Inputs.Select(i => i.Specs[0].Name));
+        foreach (var input in form.Inputs)
+        {
+            var value = example.Inputs[input.Specs[0].Name];
+            if (input is NumericInputState numeric) numeric.Json = $"[[{value}]]";
+            else if (input is StringInputState text) text.Values[0] = value;
+            else Assert.Fail($"Input '{input.Specs[0].Name}' got a {input.GetType().Name}, not a numeric or text field.");
+        }
+
+        var run = await playground.RunAsync(target!, form.BuildBody(), adminId, true, CancellationToken.None);
+
+        Assert.True(run.Succeeded, run.Error);
+        var readings = form.Read(run);
+        Assert.Equal([example.PredictedLabel!], readings.Single(r => r.Name == "PredictedLabel.output").FirstValues);
+        var scores = readings.Single(r => r.Name == "Score.output");
+        Assert.Equal(OutputKind.Classes, scores.Kind);
+        Assert.Equal(example.PredictedLabel, scores.Top[0].Label);
+        Assert.Equal(example.Scores.Max(), scores.Top[0].Score, 4);
     }
 
     private static ByteArrayContent Csv(byte[] bytes, string fileName)
