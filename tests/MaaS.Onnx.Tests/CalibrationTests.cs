@@ -74,7 +74,9 @@ public class CalibrationTests
         foreach (var sample in samples)
         {
             using var value = sample.Inputs[0].ToOrtValue();
-            using var result = session.Run(new RunOptions(), ["input"], [value], ["output"]);
+            // Held in a variable: a RunOptions only passed inline can be finalized (and freed) while the run still reads it.
+            using var runOptions = new RunOptions();
+            using var result = session.Run(runOptions, ["input"], [value], ["output"]);
             outputs.AddRange(result[0].GetTensorDataAsSpan<float>().ToArray());
         }
         Assert.Equal(outputs.Min(), ranges["output"].Min, 5);

@@ -192,7 +192,9 @@ public class EvaluatorTests
         var first = samples[0].Inputs.Select(i => i.ToOrtValue()).ToArray();
         try
         {
-            using var outputs = session.Run(new RunOptions(), samples[0].Inputs.Select(i => i.Name).ToArray(), first, session.OutputMetadata.Keys.ToArray());
+            // Held in a variable: a RunOptions only passed inline can be finalized (and freed) while the run still reads it.
+            using var runOptions = new RunOptions();
+            using var outputs = session.Run(runOptions, samples[0].Inputs.Select(i => i.Name).ToArray(), first, session.OutputMetadata.Keys.ToArray());
             Assert.Equal([1L, 12L, 384L], outputs[0].GetTensorTypeAndShape().Shape);
         }
         finally

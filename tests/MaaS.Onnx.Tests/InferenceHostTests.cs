@@ -138,16 +138,14 @@ public sealed class InferenceHostTests
         await using var model = await LoadedModel.LoadAsync(new ModelKey("slow", "1"), path,
             new InferenceSettings { QueueTimeout = TimeSpan.FromMilliseconds(50) });
 
-        // The busy run is far longer than the test and is only stopped (by cancelling) once the overload is seen:
-        // a run that ends by itself could free the instance while a starved timer has not yet fired the timeout.
-        using var holdBusy = new CancellationTokenSource();
-        var running = Task.Run(() => model.InferAsync(SlowRequest(rows: 20_000), holdBusy.Token));
-        await WaitUntil(() => model.Statistics.BusyInstances == 1);
+        // The one instance is held by hand (as a running request holds it) until the overload is seen: a real run could
+        // end, and free the instance, before a starved timer fires the queue timeout.
+        var held = await model.Pool.RentAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+        Assert.Equal(1, model.Statistics.BusyInstances);
         var error = await Assert.ThrowsAsync<InferenceOverloadedException>(() => model.InferAsync(SlowRequest(rows: 1)));
 
         Assert.Equal("All 1 instance of model slow/1 stayed busy for 0.05 s; try again later.", error.Message);
-        holdBusy.Cancel();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        model.Pool.Return(held);
         Assert.Single((await model.InferAsync(SlowRequest(rows: 1))).Outputs);
         Assert.Equal(1, model.Statistics.Failures);
     }

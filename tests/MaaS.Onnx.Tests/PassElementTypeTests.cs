@@ -47,7 +47,9 @@ public class PassElementTypeTests
         using var input = elementType == "double"
             ? OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, 64).Select(i => i / 64.0).ToArray(), [1, 64])
             : OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, 64).Select(i => (Float16)(i / 64f)).ToArray(), [1, 64]);
-        using var outputs = session.Run(new RunOptions(), ["input"], [input], ["output"]);
+        // Held in a variable: a RunOptions only passed inline can be finalized (and freed) while the run still reads it.
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["input"], [input], ["output"]);
         Assert.Equal([1L, 16L], outputs[0].GetTensorTypeAndShape().Shape);
     }
 

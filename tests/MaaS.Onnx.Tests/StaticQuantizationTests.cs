@@ -284,7 +284,9 @@ public class StaticQuantizationTests(ITestOutputHelper output)
         var values = sample.Inputs.Select(i => i.ToOrtValue()).ToList();
         try
         {
-            using var result = session.Run(new RunOptions(), sample.Inputs.Select(i => i.Name).ToArray(), values, [outputName]);
+            // Held in a variable: a RunOptions only passed inline can be finalized (and freed) while the run still reads it.
+            using var runOptions = new RunOptions();
+            using var result = session.Run(runOptions, sample.Inputs.Select(i => i.Name).ToArray(), values, [outputName]);
             return result[0].GetTensorDataAsSpan<float>().ToArray();
         }
         finally

@@ -343,7 +343,9 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
     {
         using var session = new InferenceSession(TestModels.Bytes(model));
         using var input = OrtValue.CreateTensorValueFromMemory(row, [1, 4]);
-        using var outputs = session.Run(new RunOptions(), ["input"], [input], ["output"]);
+        // Held in a variable: a RunOptions only passed inline can be finalized (and freed) while the run still reads it.
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["input"], [input], ["output"]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 

@@ -81,7 +81,9 @@ public sealed class RealModelDeploymentTests(PortalFactory portal) : IClassFixtu
             using var a = OrtValue.CreateTensorValueFromMemory(ids, [1, ids.Length]);
             using var b = OrtValue.CreateTensorValueFromMemory(ids.Select(_ => 1L).ToArray(), [1, ids.Length]);
             using var c = OrtValue.CreateTensorValueFromMemory(new long[ids.Length], [1, ids.Length]);
-            using var outputs = session.Run(new RunOptions(), ["input_ids", "attention_mask", "token_type_ids"], [a, b, c], ["last_hidden_state"]);
+            // Held in a variable: a RunOptions only passed inline can be finalized (and freed) while the run still reads it.
+            using var runOptions = new RunOptions();
+            using var outputs = session.Run(runOptions, ["input_ids", "attention_mask", "token_type_ids"], [a, b, c], ["last_hidden_state"]);
             AssertClose(outputs[0].GetTensorDataAsSpan<float>().ToArray(), output.GetProperty("data").EnumerateArray().Select(v => v.GetSingle()).ToArray());
         }
 
@@ -104,7 +106,9 @@ public sealed class RealModelDeploymentTests(PortalFactory portal) : IClassFixtu
     {
         using var session = new InferenceSession(path);
         using var value = OrtValue.CreateTensorValueFromMemory(values, shape);
-        using var outputs = session.Run(new RunOptions(), [input], [value], session.OutputNames);
+        // Held in a variable: a RunOptions only passed inline can be finalized (and freed) while the run still reads it.
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [input], [value], session.OutputNames);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 

@@ -302,7 +302,9 @@ public static class Calibrator
                     collectors[input.Name].Add((float[])input.Values);
                 }
                 if (session is null) continue;
-                using var results = session.Run(new RunOptions(), sample.Inputs.Select(i => i.Name).ToArray(), values, outputNames);
+                // Held in a variable: a RunOptions only passed inline can be finalized (and freed) while the run still reads it.
+                using var runOptions = new RunOptions();
+                using var results = session.Run(runOptions, sample.Inputs.Select(i => i.Name).ToArray(), values, outputNames);
                 for (var i = 0; i < outputNames.Length; i++)
                 {
                     collectors[outputNames[i]].Add(results[i].GetTensorDataAsSpan<float>());

@@ -196,6 +196,9 @@ public sealed class LoadedModel : IAsyncDisposable
         }
     }
 
+    /// <summary>The sessions, for tests that hold an instance busy without racing a run against the clock.</summary>
+    internal SessionPool Pool => _pool;
+
     internal bool TryAcquire()
     {
         if (Volatile.Read(ref _retired) == 1) return false;
