@@ -198,6 +198,7 @@ public sealed partial class MeteringTests(MeteringTests.Portal portal) : IClassF
     [InlineData("groupBy=colour", "'groupBy' is one of")]
     [InlineData("from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "'to' must be after 'from'")]
     [InlineData("from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "at most 731 days")]
+    [InlineData("from=0001-01-01T00:00:00Z&to=0001-01-02T00:00:00Z", "between the years 2000 and 2100")]
     public async Task UsageApi_RefusesBadQueries(string query, string reason)
     {
         var response = await _api.GetAsync($"/api/usage?{query}");

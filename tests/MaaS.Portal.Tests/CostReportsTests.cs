@@ -213,6 +213,13 @@ public sealed class CostReportsTests : IDisposable
         Assert.Equal(_clock.GetUtcNow(), period.To);
     }
 
+    [Theory]
+    [InlineData("Europe")]
+    [InlineData("../../etc/passwd")]
+    [InlineData("Not/AZone")]
+    [InlineData("")]
+    public void AZoneTheBrowserSendsThatIsNoZone_FallsBackToUtc(string id) => Assert.Same(TimeZoneInfo.Utc, CostPeriods.Zone(id));
+
     private static void AssertSameMoney(CostLine expected, CostLine actual)
     {
         Assert.Equal((double)expected.InferenceCompute, (double)actual.InferenceCompute, 9);

@@ -11,7 +11,7 @@ public enum BudgetLevel { None, Warning, Exceeded }
 public sealed record BudgetStatus(string UserId, string Month, decimal? Budget, decimal Spent, string Currency, bool Lifted)
 {
     /// <summary>Spent as a share of the budget; null without a budget, or with a budget of zero (any spend is over it).</summary>
-    public double? Percent => Budget is > 0 ? (double)(Spent / Budget.Value * 100) : null;
+    public double? Percent => Budget is > 0 ? (double)Spent / (double)Budget.Value * 100 : null;
 
     public BudgetLevel Level => Budget switch
     {

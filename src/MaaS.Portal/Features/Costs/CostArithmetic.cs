@@ -44,5 +44,5 @@ public static class CostArithmetic
     // Quantities are doubles (sums of measured times); money is decimal from here on, multiplied before it is divided,
     // so round prices give round amounts and adding thousands of rows does not drift. Values beyond decimal's range cannot come from real usage; they are clamped, not thrown.
     private static decimal Money(double quantity) =>
-        double.IsFinite(quantity) ? (decimal)Math.Clamp(quantity, -7.9e27, 7.9e27) : 0m;
+        double.IsFinite(quantity) ? (decimal)Math.Clamp(quantity, -1e20, 1e20) : 0m;
 }

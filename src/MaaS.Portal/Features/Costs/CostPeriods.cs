@@ -54,7 +54,8 @@ public static class CostPeriods
         {
             return TimeZoneInfo.FindSystemTimeZoneById(id);
         }
-        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException or System.Security.SecurityException
+                                   or ArgumentException or IOException or UnauthorizedAccessException)
         {
             return TimeZoneInfo.Utc;
         }

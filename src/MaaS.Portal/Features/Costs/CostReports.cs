@@ -99,7 +99,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
             .OrderByDescending(r => r.Cost.Total).ThenBy(r => r.Label, StringComparer.Ordinal).ToList();
         var hourlyRows = hourly
             ? usage.GroupBy(u => PriceSheets.HourOf(u.Start)).OrderBy(g => g.Key)
-                .Select(g => Row(g.Key.ToString("o", CultureInfo.InvariantCulture), (Local(g.Key, query.TimeZone, "yyyy-MM-dd HH:00"), false), g, [], []))
+                .Select(g => Row(g.Key.ToString("o", CultureInfo.InvariantCulture), (Local(g.Key, query.TimeZone, "yyyy-MM-dd HH:mm"), false), g, [], []))
                 .ToList()
             : [];
 
@@ -338,7 +338,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
         if (intervals.Count == 0) return [];
         var from = intervals[0].From;
         var to = intervals[^1].To;
-        var jobs = db.Jobs.AsNoTracking().Where(j => j.StartedAt != null && j.StartedAt < to);
+        var jobs = db.Jobs.AsNoTracking().Where(j => j.StartedAt != null && j.StartedAt < to && (j.FinishedAt == null || j.FinishedAt > from));
         if (query.OwnerId is not null) jobs = jobs.Where(j => j.OwnerId == query.OwnerId);
         var rows = await jobs.Select(j => new { j.OwnerId, j.StartedAt, j.FinishedAt, j.ArgumentsJson, j.State }).ToListAsync(ct);
         var entries = new List<JobEntry>();
@@ -393,7 +393,7 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
             for (var hour = PriceSheets.HourOf(from); hour < to; hour = hour.AddHours(1))
             {
                 var (usage, cost) = hours.GetValueOrDefault(hour, (UsageQuantities.Zero, CostLine.Zero));
-                points.Add(new CostPoint(hour, Local(hour, zone, "ddd HH:00"), usage, cost));
+                points.Add(new CostPoint(hour, Local(hour, zone, "ddd HH:mm"), usage, cost));
             }
             return points;
         }

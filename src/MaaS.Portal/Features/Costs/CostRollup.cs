@@ -172,7 +172,8 @@ public sealed class CostRollup(IDbContextFactory<PortalDbContext> dbFactory, Tim
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var mark = await db.RollupMarks.AsNoTracking().SingleOrDefaultAsync(m => m.Name == StorageMark, ct);
-        var start = mark is null || mark.Through > currentHour ? currentHour : mark.Through;
+        // The previous hour again too: it was sampled at five past, and what was stored later in it counts for it.
+        var start = mark is null ? currentHour : mark.Through.AddHours(-1) < currentHour ? mark.Through.AddHours(-1) : currentHour;
         if (start < currentHour - StorageCatchUp) start = currentHour - StorageCatchUp;
         var stored = await StoredItemsAsync(db, null, ct);
         await using var transaction = await db.Database.BeginTransactionAsync(ct);

@@ -35,6 +35,7 @@ public static class CostsApi
                 DateTimeOffset? from, DateTimeOffset? to, string? groupBy, CancellationToken ct) =>
             {
                 var end = to ?? clock.GetUtcNow();
+                if (end.UtcDateTime.Year is < 2000 or > 2100) return Problem("'from' and 'to' must lie between the years 2000 and 2100.");
                 var start = from ?? end.AddDays(-7);
                 var grouping = (groupBy ?? UsageGroupings.Deployment).Trim().ToLowerInvariant();
                 if (!UsageGroupings.All.Contains(grouping))
@@ -55,6 +56,7 @@ public static class CostsApi
                 string? zone, string? owner, string? deployment, CancellationToken ct) =>
             {
                 var end = to ?? clock.GetUtcNow();
+                if (end.UtcDateTime.Year is < 2000 or > 2100) return Problem("'from' and 'to' must lie between the years 2000 and 2100.");
                 var start = from ?? end.AddDays(-7);
                 if (PeriodError(start, end) is { } error) return Problem(error);
                 var ownerId = user.IsAdmin() ? owner : user.UserId();
@@ -105,7 +107,8 @@ public static class CostsApi
     }
 
     public static string? PeriodError(DateTimeOffset from, DateTimeOffset to) =>
-        to <= from ? "'to' must be after 'from'."
+        from.UtcDateTime.Year < 2000 || to.UtcDateTime.Year > 2100 ? "'from' and 'to' must lie between the years 2000 and 2100."
+        : to <= from ? "'to' must be after 'from'."
         : to - from > CostPeriods.MaxSpan ? $"A period spans at most {CostPeriods.MaxSpan.TotalDays:0} days (two years); ask for a shorter one."
         : null;
 

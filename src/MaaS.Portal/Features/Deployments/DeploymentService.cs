@@ -107,6 +107,8 @@ public sealed partial class DeploymentService(
         }
         errors.AddRange(ApplySettings(deployment, request.Settings));
         if (errors.Count > 0) return DeploymentChange.Refused(400, [.. errors]);
+        // Over budget: a new version or larger settings would load more; what serves keeps serving as it is.
+        if ((await budgets.StatusAsync(deployment.OwnerId, cancellationToken)).DeployRefusal is { } overBudget) return DeploymentChange.Refused(403, overBudget);
 
         if (traffic is not null)
         {
