@@ -23,7 +23,6 @@ public sealed partial class ModelRegistry
         }
         using var references = await blobs.LockReferencesAsync(cancellationToken);
         var files = await StoreFilesAsync(workDirectory, modelFileName, null, NormaliseLabels(labels), cancellationToken);
-        var modelFile = files.Single(f => f.Role == FileRoles.Model);
 
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         if (modelId is null)
@@ -42,41 +41,7 @@ public sealed partial class ModelRegistry
             modelId = model.Id;
         }
 
-        // Two jobs for one model may finish together: the unique (model, number) index makes the loser take the next number.
-        for (var attempt = 1; ; attempt++)
-        {
-            var number = await db.ModelVersions.Where(v => v.ModelId == modelId).MaxAsync(v => (int?)v.Number, CancellationToken.None) + 1 ?? 1;
-            db.ModelVersions.Add(new ModelVersion
-            {
-                ModelId = modelId.Value,
-                Number = number,
-                Operation = made.Operation,
-                OperationDetail = made.Detail,
-                OptionsJson = made.OptionsJson,
-                Status = made.Status,
-                ModelFileName = modelFile.FileName,
-                Sha256 = modelFile.Sha256,
-                SizeBytes = files.Where(f => f.Role != FileRoles.Labels).Sum(f => f.Length),
-                InspectionJson = JsonSerializer.Serialize(report.Inspection, ModelMapping.Json),
-                RuntimeSignatureJson = JsonSerializer.Serialize(new { inputs = report.RuntimeInputs, outputs = report.RuntimeOutputs }, ModelMapping.Json),
-                ReportJson = made.ReportJson,
-                CreatedById = made.CreatedById,
-                Files = files.Select(f => new VersionFile { FileName = f.FileName, Role = f.Role, Sha256 = f.Sha256, Length = f.Length }).ToList(),
-            });
-            try
-            {
-                await db.SaveChangesAsync(CancellationToken.None);
-            }
-            catch (DbUpdateException) when (attempt < 5)
-            {
-                db.ChangeTracker.Clear();
-                continue;
-            }
-            await db.Models.Where(m => m.Id == modelId).ExecuteUpdateAsync(s => s.SetProperty(m => m.UpdatedAt, DateTimeOffset.UtcNow), CancellationToken.None);
-            logger.LogInformation("Registered trained version v{Version} of model {ModelId} ({Detail})", number, modelId, made.Detail);
-            var saved = await db.Models.AsNoTracking().Include(m => m.Versions).ThenInclude(v => v.Files).SingleAsync(m => m.Id == modelId, CancellationToken.None);
-            return new RegistrationResult(ModelMapping.Detail(saved), ModelMapping.Summary(saved.Versions.Single(v => v.Number == number)), null, null);
-        }
+        return await SaveNextVersionAsync(db, modelId.Value, null, files, report, made);
     }
 
     /// <summary>The version a training job already registered (its id is in the lineage), so a re-run does not make another.</summary>

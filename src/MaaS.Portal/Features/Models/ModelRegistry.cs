@@ -209,12 +209,21 @@ public sealed partial class ModelRegistry(
         {
             files.Add(new VersionFile { FileName = parentLabels.FileName, Role = FileRoles.Labels, Sha256 = parentLabels.Sha256, Length = parentLabels.Length });
         }
+        return await SaveNextVersionAsync(db, modelId, parentNumber, files, report, made);
+    }
+
+    /// <summary>
+    /// Writes a job's version (compression or training) under the model's next number. Two jobs of one model may finish
+    /// together: the unique (model, number) index makes the loser take the next number.
+    /// </summary>
+    private async Task<RegistrationResult> SaveNextVersionAsync(PortalDbContext db, Guid modelId, int? parentNumber, List<VersionFile> files,
+        ProbeReport report, DerivedVersion made)
+    {
         var modelFile = files.Single(f => f.Role == FileRoles.Model);
-        // Two jobs of one model may finish together: the unique (model, number) index makes the loser take the next number.
         for (var attempt = 1; ; attempt++)
         {
             var number = await db.ModelVersions.Where(v => v.ModelId == modelId).MaxAsync(v => (int?)v.Number, CancellationToken.None) + 1 ?? 1;
-            var version = new ModelVersion
+            db.ModelVersions.Add(new ModelVersion
             {
                 ModelId = modelId,
                 Number = number,
@@ -231,8 +240,7 @@ public sealed partial class ModelRegistry(
                 ReportJson = made.ReportJson,
                 CreatedById = made.CreatedById,
                 Files = files.Select(f => new VersionFile { FileName = f.FileName, Role = f.Role, Sha256 = f.Sha256, Length = f.Length }).ToList(),
-            };
-            db.ModelVersions.Add(version);
+            });
             try
             {
                 await db.SaveChangesAsync(CancellationToken.None);
@@ -243,7 +251,7 @@ public sealed partial class ModelRegistry(
                 continue;
             }
             await db.Models.Where(m => m.Id == modelId).ExecuteUpdateAsync(s => s.SetProperty(m => m.UpdatedAt, DateTimeOffset.UtcNow), CancellationToken.None);
-            logger.LogInformation("Registered derived version v{Version} of model {ModelId} ({Operation}: {Detail})", number, modelId, made.Operation, made.Detail);
+            logger.LogInformation("Registered version v{Version} of model {ModelId} ({Operation}: {Detail})", number, modelId, made.Operation, made.Detail);
             var saved = await db.Models.AsNoTracking().Include(m => m.Versions).ThenInclude(v => v.Files).SingleAsync(m => m.Id == modelId, CancellationToken.None);
             return new RegistrationResult(ModelMapping.Detail(saved), ModelMapping.Summary(saved.Versions.Single(v => v.Number == number)), null, null);
         }
