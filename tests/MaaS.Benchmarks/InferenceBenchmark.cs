@@ -41,6 +41,8 @@ internal static class InferenceBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         var quick = args.Contains("--quick");
+        // --phases a,b,c,d picks figures (all by default), e.g. to profile one phase while it runs.
+        var phases = (ValueOf(args, "--phases") ?? "a,b,c,d").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         var cores = Environment.ProcessorCount;
         var settings = new Settings(
             Quick: quick,
@@ -50,7 +52,7 @@ internal static class InferenceBenchmark
             SteadyRate: double.Parse(ValueOf(args, "--rate") ?? "250", CultureInfo.InvariantCulture),
             SteadyClients: 8,
             Samples: quick ? 40 : 300,
-            LoadPerServer: TimeSpan.FromSeconds(quick ? 6 : 15),
+            LoadPerServer: TimeSpan.FromSeconds(double.Parse(ValueOf(args, "--seconds") ?? (quick ? "6" : "15"), CultureInfo.InvariantCulture)),
             LoadPerBatching: TimeSpan.FromSeconds(quick ? 6 : 20),
             Rounds: 3,
             BatchDelayMs: int.Parse(ValueOf(args, "--batch-delay") ?? "4", CultureInfo.InvariantCulture));
@@ -93,16 +95,20 @@ internal static class InferenceBenchmark
             using var http = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2) };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", UploadBenchmark.ApiKey);
 
-            await OverheadAsync(http, baseAddress, resnetPath, settings, rows, details);
+            if (phases.Contains("a")) await OverheadAsync(http, baseAddress, resnetPath, settings, rows, details);
 
-            var minimalPort = UploadBenchmark.FreePort();
-            minimal = StartMinimalServer(minimalPort, tinyPath);
-            await WaitMinimalReadyAsync(http, minimal, minimalPort);
-            await TinyThroughputAsync(http, baseAddress, new Uri($"http://127.0.0.1:{minimalPort}"), portal, minimal, settings, rows, details);
-            UploadBenchmark.Stop(minimal);
+            if (phases.Contains("b"))
+            {
+                var minimalPort = UploadBenchmark.FreePort();
+                minimal = StartMinimalServer(minimalPort, tinyPath);
+                await WaitMinimalReadyAsync(http, minimal, minimalPort);
+                Log($"(b) minimal server up (pid {minimal.Id})");
+                await TinyThroughputAsync(http, baseAddress, new Uri($"http://127.0.0.1:{minimalPort}"), portal, minimal, settings, rows, details);
+                UploadBenchmark.Stop(minimal);
+            }
 
-            await BatchingAsync(http, baseAddress, portal, resnetBatchPath, settings, rows, details);
-            await SteadyAsync(http, baseAddress, portal, settings, rows, details);
+            if (phases.Contains("c")) await BatchingAsync(http, baseAddress, portal, resnetBatchPath, settings, rows, details);
+            if (phases.Contains("d")) await SteadyAsync(http, baseAddress, portal, settings, rows, details);
         }
         finally
         {

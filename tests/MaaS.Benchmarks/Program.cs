@@ -7,7 +7,7 @@ using MaaS.Benchmarks;
 // The performance figures of the portal, measured as they are quoted: run on one machine, in one run.
 //   dotnet run -c Release --project tests/MaaS.Benchmarks -- upload [sizeMiB]
 //   dotnet run -c Release --project tests/MaaS.Benchmarks -- compress [--quick] [--images DIR] [--threads N]
-//   dotnet run -c Release --project tests/MaaS.Benchmarks -- inference [--quick] [--minutes N]
+//   dotnet run -c Release --project tests/MaaS.Benchmarks -- inference [--quick] [--minutes N] [--phases a,b,c,d] [--seconds N (per server in b)]
 //   dotnet run -c Release --project tests/MaaS.Benchmarks -- costs [--days N] [--deployments N]
 //   dotnet run -c Release --project tests/MaaS.Benchmarks -- training [--rows N]
 var command = args.FirstOrDefault() ?? "upload";
@@ -30,7 +30,7 @@ switch (command)
         await MinimalInferenceServer.RunAsync(args[1..]);
         break;
     default:
-        Console.Error.WriteLine($"Unknown benchmark '{command}'. Known: upload [sizeMiB]; compress [--quick] [--images DIR] [--threads N]; inference [--quick] [--minutes N]; costs [--days N] [--deployments N]; training [--rows N]");
+        Console.Error.WriteLine($"Unknown benchmark '{command}'. Known: upload [sizeMiB]; compress [--quick] [--images DIR] [--threads N]; inference [--quick] [--minutes N] [--phases a,b,c,d] [--seconds N (per server in b)]; costs [--days N] [--deployments N]; training [--rows N]");
         return 2;
 }
 return 0;

@@ -165,9 +165,13 @@ public sealed class InferenceCodecTests
     [Fact]
     public void DeeplyNestedJson_IsRefused_WithoutCrashing()
     {
-        var json = """{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":""" + new string('[', 150_000) + new string(']', 150_000) + "}]}";
-
-        Assert.Contains("maximum configured depth of 64", Error(json));
+        var deep = new string('[', 150_000) + new string(']', 150_000);
+        // Shape first: the data is read at once and refused where it nests deeper than the shape.
+        var shapeFirst = """{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":""" + deep + "}]}";
+        Assert.Contains("\"data\" is nested deeper than shape [1]", Error(shapeFirst));
+        // Data first: the reader's depth limit refuses it while skipping ahead to the shape.
+        var dataFirst = """{"inputs":[{"data":""" + deep + ""","name":"x","shape":[1],"datatype":"FP32"}]}""";
+        Assert.Contains("maximum configured depth of 64", Error(dataFirst));
     }
 
     [Theory]

@@ -310,6 +310,8 @@ public static partial class V2Codec
         var parameters = InferenceRequest.EmptyParameters;
         bool hasShape = false, hasData = false, hasDatatype = false;
         Utf8JsonReader shapeReader = default, dataReader = default;
+        Prepared? prepared = null;
+        InferenceTensor? parsed = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var property = reader.GetString();
@@ -333,9 +335,20 @@ public static partial class V2Codec
                     reader.Skip();
                     break;
                 case "data":
-                    dataReader = reader;
                     hasData = true;
-                    reader.Skip();
+                    if (prepared is null && name is not null && hasDatatype && hasShape && !parameters.ContainsKey("binary_data_size"))
+                    {
+                        // The usual order (name, shape, datatype, data): read the values in this one pass rather than
+                        // skipping them and coming back.
+                        prepared = Prepare(ref shapeReader, state, $"{kind} '{name}'", DatatypeOf($"{kind} '{name}'", datatype));
+                        parsed = ReadJsonData(ref reader, name, prepared.Label, prepared.Type, prepared.Shape, prepared.Count, state.Limits, state.Json.Length);
+                    }
+                    else
+                    {
+                        dataReader = reader;
+                        parsed = null;
+                        reader.Skip();
+                    }
                     break;
                 default:
                     reader.Skip();
@@ -345,14 +358,12 @@ public static partial class V2Codec
         if (name is null) throw Bad($"{Capital(kind)} {position} has no \"name\".");
         var label = $"{kind} '{name}'";
         if (!hasDatatype) throw Bad($"{label} has no \"datatype\" (one of {string.Join(", ", V2Datatypes.All)}).");
-        if (!V2Datatypes.TryParse(datatype, out var type))
-            throw Bad($"{label}: datatype {(datatype is null ? "should be a string" : $"'{datatype}' is not one of")} {string.Join(", ", V2Datatypes.All)}.");
-        if (!hasShape) throw Bad($"{label} has no \"shape\".");
-        var shape = ReadShape(ref shapeReader, label, state.Limits);
-        var count = ElementCount(shape, label, state.Limits);
-        state.TotalElements += count;
-        if (state.TotalElements > state.Limits.MaxTotalElements)
-            throw new InferenceRequestTooLargeException($"The tensors hold more than {state.Limits.MaxTotalElements:N0} values in all, the limit.");
+        if (prepared is null)
+        {
+            var type = DatatypeOf(label, datatype);
+            if (!hasShape) throw Bad($"{label} has no \"shape\".");
+            prepared = Prepare(ref shapeReader, state, label, type);
+        }
         RejectUnsupported(parameters, label);
 
         if (parameters.TryGetValue("binary_data_size", out var sizeElement))
@@ -363,10 +374,27 @@ public static partial class V2Codec
             if (sizeElement.ValueKind != JsonValueKind.Number || !sizeElement.TryGetInt64(out var size) || size < 0)
                 throw Bad($"{label}: binary_data_size should be a whole number of bytes.");
             state.BinaryNames.Add(name);
-            return ReadBinary(state, name, label, type, shape, count, size);
+            return ReadBinary(state, name, label, prepared.Type, prepared.Shape, prepared.Count, size);
         }
         if (!hasData) throw Bad($"{label} has no \"data\".");
-        return ReadJsonData(ref dataReader, name, label, type, shape, count, state.Limits);
+        return parsed ?? ReadJsonData(ref dataReader, name, label, prepared.Type, prepared.Shape, prepared.Count, state.Limits, state.Json.Length);
+    }
+
+    /// <summary>A tensor's datatype and shape, checked, with its element count added to the request's total.</summary>
+    private sealed record Prepared(string Label, TensorElementType Type, long[] Shape, long Count);
+
+    private static TensorElementType DatatypeOf(string label, string? datatype) =>
+        V2Datatypes.TryParse(datatype, out var type) ? type
+            : throw Bad($"{label}: datatype {(datatype is null ? "should be a string" : $"'{datatype}' is not one of")} {string.Join(", ", V2Datatypes.All)}.");
+
+    private static Prepared Prepare(ref Utf8JsonReader shapeReader, ParseState state, string label, TensorElementType type)
+    {
+        var shape = ReadShape(ref shapeReader, label, state.Limits);
+        var count = ElementCount(shape, label, state.Limits);
+        state.TotalElements += count;
+        if (state.TotalElements > state.Limits.MaxTotalElements)
+            throw new InferenceRequestTooLargeException($"The tensors hold more than {state.Limits.MaxTotalElements:N0} values in all, the limit.");
+        return new Prepared(label, type, shape, count);
     }
 
     private static long[] ReadShape(ref Utf8JsonReader reader, string label, V2RequestLimits limits)
@@ -487,180 +515,6 @@ public static partial class V2Codec
         {
             throw Bad($"{label}: BYTES element {element} is not valid UTF-8; ONNX string tensors hold UTF-8 text.");
         }
-    }
-
-    private delegate bool ValueReader<T>(ref Utf8JsonReader reader, V2RequestLimits limits, out T value);
-
-    private static InferenceTensor ReadJsonData(ref Utf8JsonReader reader, string name, string label, TensorElementType type, long[] shape, long count, V2RequestLimits limits)
-    {
-        var datatype = V2Datatypes.Name(type);
-        if (type == TensorElementType.String)
-        {
-            var strings = new List<string>((int)Math.Min(count, 4096));
-            Walk(ref reader, label, datatype, shape, count, (ref Utf8JsonReader r, long index) =>
-            {
-                if (r.TokenType != JsonTokenType.String) return false;
-                if (index < count) strings.Add(r.GetString()!);
-                return true;
-            });
-            return InferenceTensor.FromStrings(name, shape, strings.ToArray());
-        }
-        var data = type switch
-        {
-            TensorElementType.Bool => ReadFixed<bool>(ref reader, label, datatype, shape, count, limits, ReadBool),
-            TensorElementType.UInt8 => ReadFixed<byte>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out byte v) => IsNumber(ref r, out v) && r.TryGetByte(out v)),
-            TensorElementType.UInt16 => ReadFixed<ushort>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out ushort v) => IsNumber(ref r, out v) && r.TryGetUInt16(out v)),
-            TensorElementType.UInt32 => ReadFixed<uint>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out uint v) => IsNumber(ref r, out v) && r.TryGetUInt32(out v)),
-            TensorElementType.UInt64 => ReadFixed<ulong>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out ulong v) => IsNumber(ref r, out v) && r.TryGetUInt64(out v)),
-            TensorElementType.Int8 => ReadFixed<sbyte>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out sbyte v) => IsNumber(ref r, out v) && r.TryGetSByte(out v)),
-            TensorElementType.Int16 => ReadFixed<short>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out short v) => IsNumber(ref r, out v) && r.TryGetInt16(out v)),
-            TensorElementType.Int32 => ReadFixed<int>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out int v) => IsNumber(ref r, out v) && r.TryGetInt32(out v)),
-            TensorElementType.Int64 => ReadFixed<long>(ref reader, label, datatype, shape, count, limits, (ref Utf8JsonReader r, V2RequestLimits _, out long v) => IsNumber(ref r, out v) && r.TryGetInt64(out v)),
-            TensorElementType.Float => ReadFixed<float>(ref reader, label, datatype, shape, count, limits, ReadSingle),
-            TensorElementType.Double => ReadFixed<double>(ref reader, label, datatype, shape, count, limits, ReadDouble),
-            TensorElementType.Float16 => ReadFixed<Half>(ref reader, label, datatype, shape, count, limits, ReadHalf),
-            _ => ReadFixed<ushort>(ref reader, label, datatype, shape, count, limits, ReadBFloat16),
-        };
-        return InferenceTensor.FromBytes(name, type, shape, data);
-    }
-
-    private static byte[] ReadFixed<T>(ref Utf8JsonReader reader, string label, string datatype, long[] shape, long count, V2RequestLimits limits, ValueReader<T> read)
-        where T : unmanaged
-    {
-        // Grow with the values present, capped at the declared count: a tiny body declaring a huge shape allocates little.
-        var values = new T[(int)Math.Min(count, 4096)];
-        Walk(ref reader, label, datatype, shape, count, (ref Utf8JsonReader r, long index) =>
-        {
-            if (!read(ref r, limits, out var value)) return false;
-            if (index < count)
-            {
-                if (index == values.Length) Array.Resize(ref values, (int)Math.Min(count, (long)values.Length * 2));
-                values[index] = value;
-            }
-            return true;
-        });
-        return MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
-    }
-
-    private delegate bool ValueSink(ref Utf8JsonReader reader, long index);
-
-    /// <summary>
-    /// Walks a flat or nested "data" array, handing each value to <paramref name="sink"/> with its row-major index.
-    /// Flat data may hold any number of values (the count is checked at the end); nested data must nest exactly as deep
-    /// as the shape, with every array as long as its dimension.
-    /// </summary>
-    private static void Walk(ref Utf8JsonReader reader, string label, string datatype, long[] shape, long count, ValueSink sink)
-    {
-        if (reader.TokenType != JsonTokenType.StartArray) throw Bad($"{label}: \"data\" should be an array of values.");
-        var lengths = new long[Math.Max(shape.Length, 1) + 1];
-        var depth = 1;
-        bool? nested = null;
-        long index = 0;
-        while (depth > 0 && reader.Read())
-        {
-            switch (reader.TokenType)
-            {
-                case JsonTokenType.StartArray:
-                    if (nested == false) throw Bad($"{label}: \"data\" mixes values and arrays; send it flat or nested like shape {InferenceTensor.FormatShape(shape)}.");
-                    nested = true;
-                    if (depth >= shape.Length)
-                        throw Bad($"{label}: \"data\" is nested deeper than shape {InferenceTensor.FormatShape(shape)} ({shape.Length} dimension{(shape.Length == 1 ? "" : "s")}).");
-                    lengths[depth - 1]++;
-                    depth++;
-                    lengths[depth - 1] = 0;
-                    break;
-                case JsonTokenType.EndArray:
-                    if (nested == true && lengths[depth - 1] != shape[depth - 1])
-                    {
-                        throw Bad($"{label}: nested \"data\" does not follow shape {InferenceTensor.FormatShape(shape)}: an array at depth {depth} has {lengths[depth - 1]} entries, dimension {depth - 1} is {shape[depth - 1]}.");
-                    }
-                    depth--;
-                    break;
-                default:
-                    if (nested == true && depth != shape.Length)
-                        throw Bad($"{label}: \"data\" mixes values and arrays; send it flat or nested like shape {InferenceTensor.FormatShape(shape)}.");
-                    nested ??= false;
-                    if (!sink(ref reader, index))
-                    {
-                        throw Bad($"{label}: value {index + 1} ({Text(ref reader)}) is not a valid {datatype}{Range(datatype)}.");
-                    }
-                    lengths[depth - 1]++;
-                    index++;
-                    break;
-            }
-        }
-        if (index != count) throw Bad($"{label}: shape {InferenceTensor.FormatShape(shape)} needs {count} values, got {index}.");
-    }
-
-    private static string Range(string datatype) => datatype switch
-    {
-        V2Datatypes.Bool => " (true or false)",
-        V2Datatypes.UInt8 => " (a whole number from 0 to 255)",
-        V2Datatypes.UInt16 => " (a whole number from 0 to 65535)",
-        V2Datatypes.UInt32 => " (a whole number from 0 to 4294967295)",
-        V2Datatypes.UInt64 => " (a whole number from 0 to 18446744073709551615)",
-        V2Datatypes.Int8 => " (a whole number from -128 to 127)",
-        V2Datatypes.Int16 => " (a whole number from -32768 to 32767)",
-        V2Datatypes.Int32 => " (a whole number from -2147483648 to 2147483647)",
-        V2Datatypes.Int64 => " (a whole number from -9223372036854775808 to 9223372036854775807)",
-        V2Datatypes.Fp16 => " (a finite number within ±65504)",
-        V2Datatypes.Bytes => " (a string)",
-        _ => " (a finite number)",
-    };
-
-    private static bool IsNumber<T>(ref Utf8JsonReader reader, out T value)
-    {
-        value = default!;
-        return reader.TokenType == JsonTokenType.Number;
-    }
-
-    private static bool ReadBool(ref Utf8JsonReader reader, V2RequestLimits limits, out bool value)
-    {
-        value = reader.TokenType == JsonTokenType.True;
-        return reader.TokenType is JsonTokenType.True or JsonTokenType.False;
-    }
-
-    /// <summary>
-    /// A JSON number as a double; with non-finite values allowed, also the strings "NaN", "Infinity", "-Infinity".
-    /// Numbers too large for a double come out infinite and are refused like any other non-finite value.
-    /// </summary>
-    private static bool ReadReal(ref Utf8JsonReader reader, V2RequestLimits limits, out double value)
-    {
-        value = 0;
-        if (reader.TokenType == JsonTokenType.Number) return reader.TryGetDouble(out value) && double.IsFinite(value);
-        if (reader.TokenType != JsonTokenType.String || !limits.AllowNonFiniteFloats) return false;
-        if (reader.ValueTextEquals("NaN"u8)) value = double.NaN;
-        else if (reader.ValueTextEquals("Infinity"u8)) value = double.PositiveInfinity;
-        else if (reader.ValueTextEquals("-Infinity"u8)) value = double.NegativeInfinity;
-        else return false;
-        return true;
-    }
-
-    private static bool ReadSingle(ref Utf8JsonReader reader, V2RequestLimits limits, out float value)
-    {
-        // TryGetSingle rounds the decimal text to float directly (no double rounding).
-        if (reader.TokenType == JsonTokenType.Number)
-            return reader.TryGetSingle(out value) && float.IsFinite(value);
-        var real = ReadReal(ref reader, limits, out var d);
-        value = (float)d;
-        return real;
-    }
-
-    private static bool ReadDouble(ref Utf8JsonReader reader, V2RequestLimits limits, out double value) => ReadReal(ref reader, limits, out value);
-
-    private static bool ReadHalf(ref Utf8JsonReader reader, V2RequestLimits limits, out Half value)
-    {
-        var ok = ReadReal(ref reader, limits, out var d);
-        value = (Half)d;
-        // A finite number beyond ±65504 becomes infinite in FP16: refuse it rather than send infinity.
-        return ok && (Half.IsFinite(value) || !double.IsFinite(d));
-    }
-
-    private static bool ReadBFloat16(ref Utf8JsonReader reader, V2RequestLimits limits, out ushort value)
-    {
-        var ok = ReadReal(ref reader, limits, out var d);
-        value = BFloat16Bits.FromSingle((float)d);
-        return ok && (float.IsFinite(BFloat16Bits.ToSingle(value)) || !double.IsFinite(d));
     }
 
     private static string Text(ref Utf8JsonReader reader)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Claims;
@@ -290,16 +291,33 @@ public sealed class InferenceEndpoint(
         }
     }
 
-    /// <summary>The body, read up to the limit; null when it is longer (chunked bodies have no Content-Length to check first).</summary>
+    /// <summary>
+    /// The body, read up to the limit; null when it is longer (chunked bodies have no Content-Length to check first).
+    /// A declared length (already checked against the limit) is read straight into an array of that size: no copy,
+    /// and no scratch buffer per request, which at thousands of small requests a second was most of the garbage.
+    /// </summary>
     private static async Task<byte[]?> ReadBodyAsync(Stream source, long? declared, long limit, CancellationToken ct)
     {
-        using var buffer = new MemoryStream(declared is { } length ? (int)Math.Min(length, limit) : 64 * 1024);
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await source.ReadAsync(chunk, ct)) > 0)
+        if (declared is { } length && length <= Array.MaxLength)
         {
-            if (buffer.Length + read > limit) return null;
-            buffer.Write(chunk, 0, read);
+            var body = GC.AllocateUninitializedArray<byte>((int)length);
+            var read = await source.ReadAtLeastAsync(body, body.Length, throwOnEndOfStream: false, ct);
+            return read == body.Length ? body : body[..read];
+        }
+        using var buffer = new MemoryStream();
+        var chunk = ArrayPool<byte>.Shared.Rent(81920);
+        try
+        {
+            int count;
+            while ((count = await source.ReadAsync(chunk, ct)) > 0)
+            {
+                if (buffer.Length + count > limit) return null;
+                buffer.Write(chunk, 0, count);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
         }
         return buffer.ToArray();
     }

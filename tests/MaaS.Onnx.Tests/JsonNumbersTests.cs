@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Text;
+using MaaS.Onnx.Inference;
+
+namespace MaaS.Onnx.Tests;
+
+/// <summary>
+/// The codec's fast number parser against .NET's own correctly rounded parsers: whenever the fast path answers, its
+/// answer must be the exact one, on the texts clients really send (shortest round-trip floats, doubles printed from
+/// floats as Python does, long decimals) and on the hard ones (exact float midpoints and their neighbours, subnormals,
+/// overflow). The fast path must also take the common texts, or it would be slow for nothing.
+/// </summary>
+public sealed class JsonNumbersTests
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    private static (int Fast, int Total) CheckSingles(IEnumerable<string> texts)
+    {
+        int fast = 0, total = 0;
+        foreach (var text in texts)
+        {
+            total++;
+            var expected = float.Parse(text, NumberStyles.Float, Invariant);
+            if (!JsonNumbers.TryParseSingle(Encoding.ASCII.GetBytes(text), out var value)) continue;
+            fast++;
+            Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(value),
+                $"'{text}' parsed as {value:R} (0x{BitConverter.SingleToInt32Bits(value):X8}), the nearest float is {expected:R} (0x{BitConverter.SingleToInt32Bits(expected):X8}).");
+        }
+        return (fast, total);
+    }
+
+    private static IEnumerable<float> RandomFloats(int seed, int count)
+    {
+        var random = new Random(seed);
+        for (var i = 0; i < count; i++)
+        {
+            // Every finite bit pattern alike: all magnitudes, subnormals included.
+            var f = BitConverter.Int32BitsToSingle(random.Next() | (random.Next(2) << 31));
+            if (float.IsFinite(f)) yield return f;
+        }
+    }
+
+    [Fact]
+    public void ShortestRoundTripFloats_AreExact_AndTakeTheFastPath()
+    {
+        var (fast, total) = CheckSingles(RandomFloats(1, 100_000).Select(f => f.ToString("R", Invariant)));
+        Assert.True(fast > total * 0.9, $"The fast path took only {fast} of {total} shortest float texts.");
+    }
+
+    [Fact]
+    public void FloatsPrintedAsDoubles_AsPythonSendsThem_AreExact_AndMostlyFast()
+    {
+        // json.dumps(numpy_array.tolist()) prints each float32 as the shortest text of its double: up to 17 digits.
+        var (fast, total) = CheckSingles(RandomFloats(2, 100_000).Select(f => ((double)f).ToString("R", Invariant)));
+        Assert.True(fast > total * 0.9, $"The fast path took only {fast} of {total} double texts.");
+    }
+
+    [Fact]
+    public void TypicalActivationsAndPixels_AreExact()
+    {
+        var random = new Random(3);
+        var texts = Enumerable.Range(0, 50_000).SelectMany(_ =>
+        {
+            var x = random.NextDouble() * 4 - 2;
+            return new[]
+            {
+                x.ToString("R", Invariant), x.ToString("F3", Invariant), x.ToString("E6", Invariant), ((float)x).ToString("G9", Invariant),
+                random.Next(256).ToString(Invariant), (random.Next(256) / 255.0).ToString("R", Invariant),
+            };
+        });
+        CheckSingles(texts);
+    }
+
+    [Fact]
+    public void ExactMidpointsBetweenFloats_AndTheirNeighbours_RoundLikeDotNet()
+    {
+        var texts = new List<string>();
+        foreach (var a in RandomFloats(4, 20_000).Where(f => f > 0 && float.IsNormal(f) && f < float.MaxValue))
+        {
+            var b = MathF.BitIncrement(a);
+            // The midpoint has 25 significant bits, so it is a double exactly; "R" prints it so it parses back exactly.
+            var middle = ((double)a + b) / 2;
+            texts.Add(middle.ToString("R", Invariant));
+            texts.Add(Math.BitIncrement(middle).ToString("R", Invariant));
+            texts.Add(Math.BitDecrement(middle).ToString("R", Invariant));
+            texts.Add(middle.ToString("E20", Invariant));
+            texts.Add(middle.ToString("E12", Invariant));
+        }
+        CheckSingles(texts);
+    }
+
+    [Fact]
+    public void RandomDecimals_ManyDigitsAndExponents_AreExact()
+    {
+        var random = new Random(5);
+        var texts = Enumerable.Range(0, 100_000).Select(_ =>
+        {
+            var digits = new StringBuilder();
+            var length = random.Next(1, 26);
+            for (var i = 0; i < length; i++) digits.Append((char)('0' + random.Next(10)));
+            var point = random.Next(length + 1);
+            var text = (random.Next(2) == 0 ? "-" : "") + (point == 0 ? "0" : digits.ToString(0, point)) + (point < length ? "." + digits.ToString(point, length - point) : "");
+            return random.Next(3) == 0 ? text : $"{text}e{random.Next(-60, 45)}";
+        });
+        CheckSingles(texts);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-0")]
+    [InlineData("0.0e-500")]
+    [InlineData("1")]
+    [InlineData("-1.5")]
+    [InlineData("3.4028235e38")]
+    [InlineData("3.4028236e38")]
+    [InlineData("1e39")]
+    [InlineData("1.17549435e-38")]
+    [InlineData("1e-45")]
+    [InlineData("7e-46")]
+    [InlineData("16777217")]
+    [InlineData("0.000000000000000000000000000000000000000000000001")]
+    [InlineData("123456789012345678901234567890")]
+    [InlineData("9007199254740993e-5")]
+    [InlineData("1E+2")]
+    public void EdgeTexts_AreExactOrLeftToTheExactParser(string text)
+    {
+        var expected = float.Parse(text, NumberStyles.Float, Invariant);
+        if (JsonNumbers.TryParseSingle(Encoding.ASCII.GetBytes(text), out var value))
+            Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(value));
+    }
+
+    [Fact]
+    public void Doubles_AreExactWhenTheFastPathAnswers()
+    {
+        var random = new Random(6);
+        int fast = 0, total = 0;
+        foreach (var text in Enumerable.Range(0, 100_000).Select(i => i % 2 == 0
+                     ? (random.NextDouble() * 1000 - 500).ToString("F6", Invariant)
+                     : BitConverter.Int64BitsToDouble(random.NextInt64()).ToString("R", Invariant)))
+        {
+            if (text.Contains("NaN") || text.Contains('∞') || text.Contains("Infinity")) continue;
+            total++;
+            var expected = double.Parse(text, NumberStyles.Float, Invariant);
+            if (!JsonNumbers.TryParseDouble(Encoding.ASCII.GetBytes(text), out var value)) continue;
+            fast++;
+            Assert.True(BitConverter.DoubleToInt64Bits(expected) == BitConverter.DoubleToInt64Bits(value), $"'{text}' parsed as {value:R}, not {expected:R}.");
+        }
+        Assert.True(fast > total * 0.4, $"The fast path took only {fast} of {total} texts (the fixed-point half should all be fast).");
+    }
+
+    [Fact]
+    public void ImageRequest_ParsesToTheSameBytes_AsTheValuesSent()
+    {
+        // The whole codec on an image-sized JSON body: the tensor must hold exactly the floats that were encoded.
+        var values = RandomFloats(7, 200_000).Where(f => MathF.Abs(f) < 1e6f).Take(3 * 224 * 224).ToArray();
+        var shape = new long[] { values.Length };
+        var body = V2Codec.EncodeRequest(InferenceRequest.Of(InferenceTensor.FromValues<float>("x", shape, values)));
+        var parsed = V2Codec.ParseRequest(body.Body).Inputs.Single().ToArray<float>();
+        Assert.Equal(values.Select(BitConverter.SingleToInt32Bits), parsed.Select(BitConverter.SingleToInt32Bits));
+    }
+}
