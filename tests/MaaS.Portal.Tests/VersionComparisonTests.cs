@@ -2,6 +2,7 @@ using System.Text.Json;
 using Bunit;
 using MaaS.Onnx.Compression;
 using MaaS.Portal.Features.Compression;
+using MaaS.Portal.Features.Costs;
 using MaaS.Portal.Features.Models;
 
 namespace MaaS.Portal.Tests;
@@ -39,12 +40,20 @@ public sealed class VersionComparisonTests : MudTestBase
     private static VersionSummary Summary(VersionDetail v) =>
         new(v.Version, v.Lineage.ParentVersion, v.Lineage.Operation, v.Lineage.Detail, v.Status, v.SizeBytes, v.Sha256, v.CreatedAt, false);
 
-    private IRenderedComponent<VersionComparison> RenderComparison(int? selected, params VersionDetail[] versions)
+    private IRenderedComponent<VersionComparison> RenderComparison(int? selected, params VersionDetail[] versions) =>
+        RenderComparison(selected, null, versions);
+
+    /// <summary>Round prices, so the money reads back exactly: 3.6 per vCPU-hour is 0.001 per vCPU-second.</summary>
+    private static readonly PriceSheetView RoundPrices = new(null, "EUR", VcpuHour: 3.6m, MemoryGbHour: 1m, StorageGbMonth: 0.02m,
+        PerThousandRequests: 0m, "configuration", null, null);
+
+    private IRenderedComponent<VersionComparison> RenderComparison(int? selected, PriceSheetView? prices, params VersionDetail[] versions)
     {
         Render<MudBlazor.MudPopoverProvider>();
         return Render<VersionComparison>(p => p
             .Add(c => c.Versions, versions.OrderByDescending(v => v.Version).Select(Summary).ToList())
             .Add(c => c.Selected, selected)
+            .Add(c => c.Prices, prices)
             .Add(c => c.LoadVersion, n => Task.FromResult(versions.FirstOrDefault(v => v.Version == n))));
     }
 
@@ -67,6 +76,30 @@ public sealed class VersionComparisonTests : MudTestBase
         Assert.Equal("compressed from v1: FP16 (fp16)", Cells(comparison, "lineage")[2]);
         Assert.Empty(comparison.FindAll("[data-testid=comparison-unknown]"));
         Assert.NotEmpty(comparison.FindAll("[data-testid=comparison-chart]"));
+        Assert.Empty(comparison.FindAll("tr[data-row=compute-cost]"));
+    }
+
+    [Fact]
+    public void WithAPriceSheet_TheCompressedVersionsCostIsPricedFromItsMeasuredLatencyAndSize()
+    {
+        var comparison = RenderComparison(2, RoundPrices, Version(1, 4_000_000, 1_000_000, 5), Version(2, 2_000_000, 1_000_000, 9, Fp16Report()));
+
+        comparison.WaitForElement("[data-testid=comparison-table]");
+        // A million requests at p50 2 ms = 2,000 vCPU-seconds at 0.001 each; the FP16 child at 1 ms costs half.
+        Assert.Equal(["Compute per million requests", "2.00 EUR", "1.00 EUR", "×0.50"], Cells(comparison, "compute-cost"));
+        // 4 MB loaded for a 730-hour month = 2.92 GB-hours at 1 per GB-hour.
+        Assert.Equal(["Memory per month, one instance loaded", "2.92 EUR", "1.46 EUR", "×0.50"], Cells(comparison, "memory-cost"));
+        Assert.Contains("3.6 EUR per vCPU-hour", comparison.Find("[data-testid=comparison-prices]").TextContent);
+    }
+
+    [Fact]
+    public void WithAPriceSheet_UnrelatedVersionsGetMemoryMoney_ButNoComputeMoney()
+    {
+        var comparison = RenderComparison(2, RoundPrices, Version(1, 4_000_000, 1_000_000, 5), Version(2, 1_000_000, 250_000, 5));
+
+        comparison.WaitForElement("[data-testid=comparison-table]");
+        Assert.Equal(["Compute per million requests", "not measured together", "not measured together", "unknown"], Cells(comparison, "compute-cost"));
+        Assert.Equal("×0.25", Cells(comparison, "memory-cost")[3]);
     }
 
     [Fact]

@@ -27,10 +27,14 @@ public static class CostArithmetic
     public const double HoursPerMonth = 730;
 
     /// <summary>vCPU-seconds (compute seconds × threads) × price per vCPU-hour.</summary>
-    public static decimal Compute(double vcpuSeconds, PriceSheet price) => Money(vcpuSeconds) * price.VcpuHour / 3600m;
+    public static decimal Compute(double vcpuSeconds, PriceSheet price) => Compute(vcpuSeconds, price.VcpuHour);
+
+    public static decimal Compute(double vcpuSeconds, decimal pricePerVcpuHour) => Money(vcpuSeconds) * pricePerVcpuHour / 3600m;
 
     /// <summary>Resident bytes × seconds loaded, as GB-hours, × price per GB-hour.</summary>
-    public static decimal Memory(double byteSeconds, PriceSheet price) => Money(byteSeconds / BytesPerGb) * price.MemoryGbHour / 3600m;
+    public static decimal Memory(double byteSeconds, PriceSheet price) => Memory(byteSeconds, price.MemoryGbHour);
+
+    public static decimal Memory(double byteSeconds, decimal pricePerGbHour) => Money(byteSeconds / BytesPerGb) * pricePerGbHour / 3600m;
 
     /// <summary>Bytes stored × hours, as GB-months, × price per GB-month.</summary>
     public static decimal Storage(double byteHours, PriceSheet price) => Money(byteHours / BytesPerGb) * price.StorageGbMonth / (decimal)HoursPerMonth;
