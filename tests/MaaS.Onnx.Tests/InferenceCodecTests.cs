@@ -250,6 +250,44 @@ public sealed class InferenceCodecTests
             BinaryError("""{"name":"a","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}""", [.. BitConverter.GetBytes(1f), .. BitConverter.GetBytes(float.NaN)]));
     }
 
+    /// <summary>Binary floats are checked for NaN and infinities by bit ranges: each kind, either sign, anywhere, in every float type.</summary>
+    [Theory]
+    [InlineData("FP32", 0, "inf")]
+    [InlineData("FP32", 63, "-inf")]
+    [InlineData("FP32", 99, "nan")]
+    [InlineData("FP32", 17, "-nan")]
+    [InlineData("FP64", 5, "inf")]
+    [InlineData("FP64", 98, "-nan")]
+    [InlineData("FP16", 31, "-inf")]
+    [InlineData("FP16", 7, "nan")]
+    [InlineData("BF16", 50, "inf")]
+    [InlineData("BF16", 0, "-nan")]
+    public void BinaryFloats_NaNOrInfinityAnywhere_IsFoundAtItsPosition(string datatype, int position, string kind)
+    {
+        const int count = 100;
+        double bad = kind switch { "inf" => double.PositiveInfinity, "-inf" => double.NegativeInfinity, "nan" => double.NaN, _ => -double.NaN };
+        // The largest finite values of each type sit around the bad one: they are near the ranges and must pass.
+        double Value(int i) => i == position ? bad : i % 2 == 0 ? -1e300 : 1e300;
+        byte[] bytes = datatype switch
+        {
+            "FP32" => [.. Enumerable.Range(0, count).SelectMany(i => BitConverter.GetBytes(i == position ? (float)bad : i % 2 == 0 ? float.MaxValue : -float.MaxValue))],
+            "FP64" => [.. Enumerable.Range(0, count).SelectMany(i => BitConverter.GetBytes(Value(i)))],
+            "FP16" => [.. Enumerable.Range(0, count).SelectMany(i => BitConverter.GetBytes(i == position ? (Half)bad : i % 2 == 0 ? Half.MaxValue : Half.MinValue))],
+            _ => [.. Enumerable.Range(0, count).SelectMany(i => BitConverter.GetBytes((ushort)(i == position
+                ? BitConverter.SingleToUInt32Bits((float)bad) >> 16
+                : i % 2 == 0 ? 0x7F7Fu : 0xFF7Fu)))],
+        };
+        var header = $$$"""{"name":"a","shape":[{{{count}}}],"datatype":"{{{datatype}}}","parameters":{"binary_data_size":{{{bytes.Length}}}}}""";
+
+        Assert.Equal($"input 'a': value {position + 1} of {count} is NaN or infinite; only finite numbers are accepted.", BinaryError(header, bytes));
+        // The same tensor without the bad value is accepted.
+        var fine = (byte[])bytes.Clone();
+        var size = bytes.Length / count;
+        bytes.AsSpan(position == 0 ? size : 0, size).CopyTo(fine.AsSpan(position * size, size));
+        var request = Encoding.UTF8.GetBytes($$"""{"inputs":[{{header}}]}""");
+        Assert.Equal(count, V2Codec.ParseRequest(request.Concat(fine).ToArray(), request.Length).Inputs[0].ElementCount);
+    }
+
     [Fact]
     public void BinaryBytes_WithBadLengths_OrInvalidUtf8_AreRefused()
     {

@@ -122,6 +122,11 @@ public sealed class JsonNumbersTests
     [InlineData("123456789012345678901234567890")]
     [InlineData("9007199254740993e-5")]
     [InlineData("1E+2")]
+    [InlineData("18446744073709551616")]
+    [InlineData("-18446744073709551616e-19")]
+    [InlineData("36893488147419103232")]
+    [InlineData("0.0000000000000000000012345678")]
+    [InlineData("100000000000000000000000000001e-30")]
     public void EdgeTexts_AreExactOrLeftToTheExactParser(string text)
     {
         var expected = float.Parse(text, NumberStyles.Float, Invariant);
@@ -157,5 +162,67 @@ public sealed class JsonNumbersTests
         var body = V2Codec.EncodeRequest(InferenceRequest.Of(InferenceTensor.FromValues<float>("x", shape, values)));
         var parsed = V2Codec.ParseRequest(body.Body).Inputs.Single().ToArray<float>();
         Assert.Equal(values.Select(BitConverter.SingleToInt32Bits), parsed.Select(BitConverter.SingleToInt32Bits));
+    }
+}
+
+/// <summary>
+/// FP32 data is scanned without the JSON reader (V2Codec.Data.cs) and the reader restarts after it: the result must be
+/// the same as the reader's for every spelling JSON allows, the rest of the request must still be read, and every
+/// malformed array must still be refused with the reader's words.
+/// </summary>
+public sealed class FlatSingleScanTests
+{
+    private static InferenceRequest Parse(string json) => V2Codec.ParseRequest(Encoding.UTF8.GetBytes(json));
+
+    [Theory]
+    [InlineData("[1,2,3]")]
+    [InlineData("[ 1 , -2.5e0 ,\n\t3E+1\r\n]")]
+    [InlineData("[0.1,-0,1e-3]")]
+    [InlineData("[1.17549435e-38,7e-46,3.4028235e38]")]
+    public void FlatFp32_IsReadAsTheReaderWouldRead(string data)
+    {
+        var json = $$$"""{"id":"a","inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":{{{data}}},"parameters":{"p":1}},{"name":"y","datatype":"FP32","data":[[4],[5]],"shape":[2,1]}],"outputs":[{"name":"z"}]}""";
+        var request = Parse(json);
+
+        var expected = System.Text.Json.JsonSerializer.Deserialize<float[]>(data)!;
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), request.Inputs[0].ToArray<float>().Select(BitConverter.SingleToInt32Bits));
+        // What follows the scanned array is read by the restarted reader: the second input (data before its shape), the outputs, the id.
+        Assert.Equal([4f, 5f], request.Inputs[1].ToArray<float>());
+        Assert.Equal("z", Assert.Single(request.Outputs!).Name);
+        Assert.Equal("a", request.Id);
+    }
+
+    [Fact]
+    public void DataBeforeTheShape_AfterAScannedTensor_IsStillRead()
+    {
+        var json = """{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[1,2]},{"data":[3,4,5],"name":"y","shape":[3],"datatype":"FP32"},{"name":"z","shape":[1],"datatype":"FP32","data":[6]}]}""";
+        var request = Parse(json);
+
+        Assert.Equal([3f, 4f, 5f], request.Inputs[1].ToArray<float>());
+        Assert.Equal([6f], request.Inputs[2].ToArray<float>());
+    }
+
+    [Theory]
+    [InlineData("[1,2,]", "not valid JSON")]
+    [InlineData("[1 2 3]", "not valid JSON")]
+    [InlineData("[01,2,3]", "not valid JSON")]
+    [InlineData("[1.,2,3]", "not valid JSON")]
+    [InlineData("[.5,2,3]", "not valid JSON")]
+    [InlineData("[+1,2,3]", "not valid JSON")]
+    [InlineData("[1e,2,3]", "not valid JSON")]
+    [InlineData("[1,2,3", "not valid JSON")]
+    [InlineData("[1,/*c*/2,3]", "not valid JSON")]
+    [InlineData("[1,NaN,3]", "not valid JSON")]
+    [InlineData("[1,\"NaN\",3]", "value 2 (\"NaN\") is not a valid FP32")]
+    [InlineData("[1,1e39,3]", "value 2 (1e39) is not a valid FP32")]
+    [InlineData("[1,true,3]", "value 2 (true) is not a valid FP32")]
+    [InlineData("[1,2]", "needs 3 values, got 2")]
+    [InlineData("[1,2,3,4]", "needs 3 values, got 4")]
+    [InlineData("[[1,2,3]]", "nested deeper than shape [3]")]
+    public void MalformedFlatFp32_IsRefusedWithTheReadersWords(string data, string expected)
+    {
+        var json = $$"""{"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":{{data}}}]}""";
+        var error = Assert.Throws<InferenceRequestException>(() => Parse(json)).Message;
+        Assert.Contains(expected, error);
     }
 }

@@ -1,69 +1,87 @@
+using System.Globalization;
+
 namespace MaaS.Onnx.Inference;
 
 /// <summary>
-/// Fast, correctly rounded parsing of the JSON number text that <see cref="System.Text.Json.Utf8JsonReader"/> has already
-/// validated, for the hot path of V2 requests: an FP32 image is 150,528 numbers, and the reader's own TryGetSingle spends
-/// most of a request's parse time on them. Anything the fast paths cannot decide exactly is left to the caller's exact
-/// parser (the method returns false), so the result is always the IEEE nearest value, ties to even.
+/// Fast, correctly rounded reading of JSON numbers, for the hot path of V2 requests: an FP32 image is 150,528 numbers,
+/// and .NET's general parsers spend 100 ns or more on each. Anything the fast paths cannot decide exactly is left to an
+/// exact parser, so the result is always the IEEE nearest value, ties to even.
 /// <para>
-/// The method: the digits (at most 19 significant) become an integer w and a power of ten p. When w ≤ 2^53 and |p| ≤ 22
-/// both are exact doubles and one IEEE multiplication or division rounds correctly (Clinger's fast path). Otherwise the
+/// The method: the digits (at most 19) become an integer w and a power of ten p. When w ≤ 2^53 and |p| ≤ 22 both
+/// are exact doubles and one IEEE multiplication or division rounds correctly (Clinger's fast path). Otherwise the
 /// double is within about two units in its last place of the true value. For FP32 the double is rounded again to a
 /// float, which is wrong only when the true value and the double lie on different sides of a point halfway between
-/// two floats; the double's low 29 bits say how far it is from such a point, and anything within a margin of it goes to
-/// the exact parser.
+/// two floats; the double's low 29 bits say how far it is from such a point, and anything within a margin of it goes
+/// to the exact parser.
 /// </para>
 /// </summary>
 internal static class JsonNumbers
 {
-    private const ulong TwoPow53 = 1UL << 53;
-    private const int MaxSignificantDigits = 19;
-
-    // Exact as doubles up to 1e22; beyond that each entry is the correctly rounded double (half a unit of error).
-    private static readonly double[] PowersOfTen = BuildPowers();
-
-    private static double[] BuildPowers()
+    /// <summary>What <see cref="ScanSingle"/> found.</summary>
+    public enum Scan
     {
-        var powers = new double[65];
-        for (var i = 0; i < powers.Length; i++) powers[i] = double.Parse($"1e{i}", System.Globalization.CultureInfo.InvariantCulture);
-        return powers;
+        /// <summary>No JSON number starts here.</summary>
+        Invalid,
+        /// <summary>A number, and its value.</summary>
+        Parsed,
+        /// <summary>A valid number the fast paths cannot round; parse its text exactly.</summary>
+        Inexact,
     }
 
-    /// <summary>The float nearest the JSON number <paramref name="text"/>; false when only an exact parser can tell.</summary>
-    public static bool TryParseSingle(ReadOnlySpan<byte> text, out float value)
+    private const ulong TwoPow53 = 1UL << 53;
+    private const int MaxDigits = 19;
+
+    // Exact as doubles up to 1e22; beyond that each entry is the correctly rounded double (half a unit of error).
+    private static readonly double[] PowersOfTen = Enumerable.Range(0, 65).Select(i => double.Parse($"1e{i}", CultureInfo.InvariantCulture)).ToArray();
+
+    /// <summary>
+    /// Reads the JSON number (RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?) at <paramref name="i"/> and moves
+    /// past it. Checking the grammar and reading the value in one pass is what makes it fast.
+    /// </summary>
+    public static Scan ScanSingle(ReadOnlySpan<byte> json, ref int i, out float value)
     {
         value = 0;
-        if (!TryDecompose(text, out var negative, out var w, out var p)) return false;
+        if (!Decompose(json, ref i, out var negative, out var w, out var p, out var digits)) return Scan.Invalid;
+        // First: past 19 digits w has wrapped around and may even read 0.
+        if (digits > MaxDigits) return Scan.Inexact;
         if (w == 0)
         {
             value = negative ? -0f : 0f;
-            return true;
+            return Scan.Parsed;
         }
         double d;
         if (w <= TwoPow53 && p is >= -22 and <= 22)
         {
             d = p >= 0 ? w * PowersOfTen[p] : w / PowersOfTen[-p];
             // d is the correctly rounded double; rounding it to float again is wrong only exactly on a float midpoint.
-            if (!FloatRoundingIsSafe(d, margin: 0)) return false;
+            if (!FloatRoundingIsSafe(d, margin: 0)) return Scan.Inexact;
         }
         else
         {
-            if (p is < -64 or > 38) return false;
+            if (p is < -64 or > 38) return Scan.Inexact;
             d = p >= 0 ? w * PowersOfTen[p] : w / PowersOfTen[-p];
             // Three roundings (w, the power, the operation) put d within two units of the true value: keep clear of
             // midpoints by more than that.
-            if (!FloatRoundingIsSafe(d, margin: 8)) return false;
+            if (!FloatRoundingIsSafe(d, margin: 8)) return Scan.Inexact;
         }
         var f = (float)d;
         value = negative ? -f : f;
-        return true;
+        return Scan.Parsed;
+    }
+
+    /// <summary>The float nearest the number <paramref name="text"/>; false when only an exact parser can tell (or it is not one number).</summary>
+    public static bool TryParseSingle(ReadOnlySpan<byte> text, out float value)
+    {
+        var i = 0;
+        return ScanSingle(text, ref i, out value) == Scan.Parsed && i == text.Length;
     }
 
     /// <summary>The double nearest <paramref name="text"/> on Clinger's exact fast path; false otherwise.</summary>
     public static bool TryParseDouble(ReadOnlySpan<byte> text, out double value)
     {
         value = 0;
-        if (!TryDecompose(text, out var negative, out var w, out var p)) return false;
+        var i = 0;
+        if (!Decompose(text, ref i, out var negative, out var w, out var p, out var digits) || i != text.Length || digits > MaxDigits) return false;
         if (w != 0)
         {
             if (w > TwoPow53 || p is < -22 or > 22) return false;
@@ -87,51 +105,72 @@ internal static class JsonNumbers
     }
 
     /// <summary>
-    /// Splits validated JSON number text into sign, an integer of its significant digits and a power of ten. False
-    /// when there are more than 19 significant digits or the exponent is absurd; the exact parser handles those.
+    /// Moves past one JSON number, splitting it into sign, the integer w of all its digits and a power of ten p. w is
+    /// only meaningful when <paramref name="digits"/> ≤ 19 (or w is 0: all digits zero); false when the text there is not
+    /// a JSON number.
     /// </summary>
-    private static bool TryDecompose(ReadOnlySpan<byte> text, out bool negative, out ulong w, out int p)
+    private static bool Decompose(ReadOnlySpan<byte> json, ref int i, out bool negative, out ulong w, out int p, out int digits)
     {
         w = 0;
         p = 0;
-        var i = 0;
-        negative = text.Length > 0 && text[0] == (byte)'-';
+        digits = 0;
+        var n = json.Length;
+        negative = i < n && json[i] == (byte)'-';
         if (negative) i++;
-        var digits = 0;
-        var fractionDigits = 0;
-        var inFraction = false;
-        for (; i < text.Length; i++)
+        if (i >= n) return false;
+        uint c = (uint)(json[i] - '0');
+        if (c == 0)
         {
-            var c = text[i];
-            if (c == (byte)'.')
-            {
-                inFraction = true;
-                continue;
-            }
-            var digit = (uint)(c - '0');
-            if (digit > 9) break;
-            if (inFraction) fractionDigits++;
-            // Leading zeros carry no precision ("0.000123" has three significant digits).
-            if (w == 0 && digit == 0) continue;
-            if (++digits > MaxSignificantDigits) return false;
-            w = w * 10 + digit;
-        }
-        var exponent = 0;
-        if (i < text.Length)
-        {
-            // The reader validated the text, so what is left is an exponent: e or E, an optional sign, digits.
             i++;
-            var negativeExponent = false;
-            if (text[i] is (byte)'+' or (byte)'-')
+        }
+        else if (c <= 9)
+        {
+            // Past 19 digits w overflows; digits says so and the caller does not use it.
+            do
             {
-                negativeExponent = text[i] == (byte)'-';
+                w = w * 10 + c;
+                digits++;
                 i++;
             }
-            for (; i < text.Length; i++)
+            while (i < n && (c = (uint)(json[i] - '0')) <= 9);
+        }
+        else
+        {
+            return false;
+        }
+        var fractionDigits = 0;
+        if (i < n && json[i] == (byte)'.')
+        {
+            i++;
+            var start = i;
+            while (i < n && (c = (uint)(json[i] - '0')) <= 9)
             {
-                exponent = exponent * 10 + (text[i] - '0');
-                if (exponent > 1000) return false;
+                // Zeros before the first significant digit ("0.000123") do not count against the 19.
+                if (w != 0 || c != 0) digits++;
+                w = w * 10 + c;
+                i++;
             }
+            fractionDigits = i - start;
+            if (fractionDigits == 0) return false;
+        }
+        var exponent = 0;
+        if (i < n && (json[i] | 0x20) == (byte)'e')
+        {
+            i++;
+            var negativeExponent = false;
+            if (i < n && json[i] is (byte)'+' or (byte)'-')
+            {
+                negativeExponent = json[i] == (byte)'-';
+                i++;
+            }
+            var start = i;
+            while (i < n && (c = (uint)(json[i] - '0')) <= 9)
+            {
+                // Capped, not overflowing: a number with an exponent this large goes to the exact parser anyway.
+                if (exponent < 100_000) exponent = exponent * 10 + (int)c;
+                i++;
+            }
+            if (i == start) return false;
             if (negativeExponent) exponent = -exponent;
         }
         p = exponent - fractionDigits;

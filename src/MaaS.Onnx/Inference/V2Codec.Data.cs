@@ -13,17 +13,22 @@ namespace MaaS.Onnx.Inference;
 /// </summary>
 public static partial class V2Codec
 {
-    private static InferenceTensor ReadJsonData(ref Utf8JsonReader reader, string name, string label, TensorElementType type, long[] shape, long count,
-        V2RequestLimits limits, int jsonLength)
+    /// <param name="reader">On the data's StartArray; left on its EndArray.</param>
+    /// <param name="readerOffset">Where in the request's JSON the reader's input starts; moved when the reader restarts.</param>
+    private static InferenceTensor ReadJsonData(ref Utf8JsonReader reader, ref int readerOffset, ParseState state, string name, string label,
+        TensorElementType type, long[] shape, long count)
     {
         var datatype = V2Datatypes.Name(type);
-        var capacity = Math.Min(count, (jsonLength + 1L) / 2);
+        var limits = state.Limits;
+        var capacity = Math.Min(count, (state.Json.Length + 1L) / 2);
         if (type == TensorElementType.String)
         {
             var strings = new StringSink(new string[capacity]);
             Walk(ref reader, label, datatype, shape, count, ref strings);
             return InferenceTensor.FromStrings(name, shape, strings.Values);
         }
+        if (type == TensorElementType.Float && capacity == count && TryScanFlatSingles(ref reader, ref readerOffset, state, count) is { } scanned)
+            return InferenceTensor.FromBytes(name, type, shape, scanned);
         var data = type switch
         {
             TensorElementType.Bool => ReadFixed<bool, BoolValue>(ref reader, label, datatype, shape, count, capacity, limits),
@@ -53,6 +58,53 @@ public static partial class V2Codec
         var sink = new FixedSink<T, TValue>(GC.AllocateUninitializedArray<byte>(checked((int)(capacity * Unsafe.SizeOf<T>()))), capacity, limits);
         Walk(ref reader, label, datatype, shape, count, ref sink);
         return sink.Bytes;
+    }
+
+    /// <summary>
+    /// FP32 data sent flat (the usual form of an image or a feature vector), scanned straight from the JSON bytes without a
+    /// reader token per value (<see cref="JsonNumbers.ScanSingle"/> checks each number's grammar and reads its value in
+    /// one pass), then the reader restarts at the closing bracket with the state it had at the opening one. Anything else (nesting, a value that is
+    /// not a finite number, a count that does not match the shape, a syntax error) returns null without moving the
+    /// reader, and the walk reads the data again and says what is wrong.
+    /// </summary>
+    private static byte[]? TryScanFlatSingles(ref Utf8JsonReader reader, ref int readerOffset, ParseState state, long count)
+    {
+        var json = state.Json.Span;
+        var i = readerOffset + (int)reader.BytesConsumed;
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)(count * sizeof(float))));
+        var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan());
+        var index = 0;
+        i = SkipWhitespace(json, i);
+        if (i < json.Length && json[i] != (byte)']')
+        {
+            while (true)
+            {
+                var start = i;
+                var scan = JsonNumbers.ScanSingle(json, ref i, out var value);
+                if (scan == JsonNumbers.Scan.Invalid || index == values.Length) return null;
+                if (scan == JsonNumbers.Scan.Inexact
+                    && !float.TryParse(json[start..i], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out value))
+                {
+                    return null;
+                }
+                if (!float.IsFinite(value)) return null;
+                values[index++] = value;
+                i = SkipWhitespace(json, i);
+                if (i >= json.Length || json[i] != (byte)',') break;
+                i = SkipWhitespace(json, i + 1);
+            }
+        }
+        if (i >= json.Length || json[i] != (byte)']' || index != count) return null;
+        reader = new Utf8JsonReader(json[i..], isFinalBlock: true, reader.CurrentState);
+        readerOffset = i;
+        reader.Read();
+        return bytes;
+    }
+
+    private static int SkipWhitespace(ReadOnlySpan<byte> json, int i)
+    {
+        while (i < json.Length && json[i] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t') i++;
+        return i;
     }
 
     /// <summary>Where the walk puts each value.</summary>

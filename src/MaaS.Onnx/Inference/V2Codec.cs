@@ -182,6 +182,12 @@ public static partial class V2Codec
         public bool HasHeader { get; } = hasHeader;
         public long BinaryOffset { get; set; }
         public long TotalElements { get; set; }
+
+        /// <summary>
+        /// Where in <see cref="Json"/> the main reader's input starts: 0, until a tensor's data is scanned past without the
+        /// reader and the reader restarts after it (see <c>ReadJsonData</c>).
+        /// </summary>
+        public int ReaderOffset;
         public List<string> BinaryNames { get; } = [];
     }
 
@@ -310,6 +316,7 @@ public static partial class V2Codec
         var parameters = InferenceRequest.EmptyParameters;
         bool hasShape = false, hasData = false, hasDatatype = false;
         Utf8JsonReader shapeReader = default, dataReader = default;
+        var dataOffset = 0;
         Prepared? prepared = null;
         InferenceTensor? parsed = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -341,11 +348,12 @@ public static partial class V2Codec
                         // The usual order (name, shape, datatype, data): read the values in this one pass rather than
                         // skipping them and coming back.
                         prepared = Prepare(ref shapeReader, state, $"{kind} '{name}'", DatatypeOf($"{kind} '{name}'", datatype));
-                        parsed = ReadJsonData(ref reader, name, prepared.Label, prepared.Type, prepared.Shape, prepared.Count, state.Limits, state.Json.Length);
+                        parsed = ReadJsonData(ref reader, ref state.ReaderOffset, state, name, prepared.Label, prepared.Type, prepared.Shape, prepared.Count);
                     }
                     else
                     {
                         dataReader = reader;
+                        dataOffset = state.ReaderOffset;
                         parsed = null;
                         reader.Skip();
                     }
@@ -377,7 +385,7 @@ public static partial class V2Codec
             return ReadBinary(state, name, label, prepared.Type, prepared.Shape, prepared.Count, size);
         }
         if (!hasData) throw Bad($"{label} has no \"data\".");
-        return parsed ?? ReadJsonData(ref dataReader, name, label, prepared.Type, prepared.Shape, prepared.Count, state.Limits, state.Json.Length);
+        return parsed ?? ReadJsonData(ref dataReader, ref dataOffset, state, name, label, prepared.Type, prepared.Shape, prepared.Count);
     }
 
     /// <summary>A tensor's datatype and shape, checked, with its element count added to the request's total.</summary>
@@ -464,23 +472,24 @@ public static partial class V2Codec
             return;
         }
         if (limits.AllowNonFiniteFloats || !V2Datatypes.IsFloatingPoint(type)) return;
+        // NaN and the infinities are the values whose exponent bits are all ones, with either sign: two ranges of the
+        // bit patterns, which the vectorised range search finds without a call per value.
         var index = type switch
         {
-            TensorElementType.Float => FirstNonFinite(MemoryMarshal.Cast<byte, float>(bytes), float.IsFinite),
-            TensorElementType.Double => FirstNonFinite(MemoryMarshal.Cast<byte, double>(bytes), double.IsFinite),
-            TensorElementType.Float16 => FirstNonFinite(MemoryMarshal.Cast<byte, Half>(bytes), Half.IsFinite),
-            _ => FirstNonFinite(MemoryMarshal.Cast<byte, ushort>(bytes), bits => float.IsFinite(BFloat16Bits.ToSingle(bits))),
+            TensorElementType.Float => FirstInRanges(MemoryMarshal.Cast<byte, uint>(bytes), 0x7F80_0000u, 0x7FFF_FFFFu, 0xFF80_0000u, 0xFFFF_FFFFu),
+            TensorElementType.Double => FirstInRanges(MemoryMarshal.Cast<byte, ulong>(bytes),
+                0x7FF0_0000_0000_0000ul, 0x7FFF_FFFF_FFFF_FFFFul, 0xFFF0_0000_0000_0000ul, 0xFFFF_FFFF_FFFF_FFFFul),
+            TensorElementType.Float16 => FirstInRanges(MemoryMarshal.Cast<byte, ushort>(bytes), (ushort)0x7C00, (ushort)0x7FFF, (ushort)0xFC00, (ushort)0xFFFF),
+            _ => FirstInRanges(MemoryMarshal.Cast<byte, ushort>(bytes), (ushort)0x7F80, (ushort)0x7FFF, (ushort)0xFF80, (ushort)0xFFFF),
         };
         if (index >= 0) throw Bad($"{label}: value {index + 1} of {count} is NaN or infinite; only finite numbers are accepted.");
     }
 
-    private static int FirstNonFinite<T>(ReadOnlySpan<T> values, Func<T, bool> isFinite)
+    private static int FirstInRanges<T>(ReadOnlySpan<T> bits, T low1, T high1, T low2, T high2) where T : IComparable<T>, IEquatable<T>
     {
-        for (var i = 0; i < values.Length; i++)
-        {
-            if (!isFinite(values[i])) return i;
-        }
-        return -1;
+        var first = bits.IndexOfAnyInRange(low1, high1);
+        var second = bits.IndexOfAnyInRange(low2, high2);
+        return first < 0 ? second : second < 0 ? first : Math.Min(first, second);
     }
 
     private static string[] ReadBinaryStrings(ReadOnlySpan<byte> bytes, string label, long[] shape, long count)
