@@ -191,6 +191,34 @@ public sealed class CostReportsTests : IDisposable
         Assert.Equal(0.36m, report.ByModel.Single(r => r.Key == ModelA.ToString()).Cost.JobCompute);
     }
 
+    [Fact]
+    public async Task ALongJob_IsDrawnInTheHoursItRan_AndTheHoursAddUpToItsCost()
+    {
+        var owner = await _db.AddUserAsync("trainer@test.local");
+        await using (var db = await _db.Factory.CreateDbContextAsync())
+        {
+            // 10:30 to 13:15 UTC: 30, 60, 60 and 15 minutes in four hours.
+            db.Jobs.Add(new MaaS.Portal.Jobs.JobRecord
+            {
+                Kind = "train", OwnerId = owner.Id, Title = "t", State = MaaS.Portal.Jobs.JobState.Succeeded,
+                StartedAt = Day1.AddHours(10.5), FinishedAt = Day1.AddHours(13.25),
+            });
+            await db.SaveChangesAsync();
+        }
+
+        var report = await _reports.BuildAsync(new CostQuery(Day1, Day1.AddDays(1)));
+
+        Assert.Equal("hour", report.SeriesUnit);
+        var byHour = report.Series.Where(p => p.Cost.JobCompute != 0).ToDictionary(p => p.Start, p => p.Cost.JobCompute);
+        // 3.6 per vCPU-hour: 1.8 for half an hour, 3.6 for a whole one, 0.9 for a quarter.
+        Assert.Equal(new Dictionary<DateTimeOffset, decimal>
+        {
+            [Day1.AddHours(10)] = 1.8m, [Day1.AddHours(11)] = 3.6m, [Day1.AddHours(12)] = 3.6m, [Day1.AddHours(13)] = 0.9m,
+        }, byHour);
+        Assert.Equal(9.9m, report.Totals.JobCompute);
+        Assert.Equal(report.Totals.JobCompute, report.Series.Sum(p => p.Cost.JobCompute));
+    }
+
     [Theory]
     [InlineData("2026-11-20", "2026-11-10", "ends")]
     [InlineData("2024-01-01", "2026-01-02", "two years")]

@@ -355,10 +355,29 @@ public sealed class CostReports(IDbContextFactory<PortalDbContext> dbFactory, Pr
                 var seconds = (stop - start).TotalSeconds;
                 var cost = CostLine.Zero with { JobCompute = CostArithmetic.Compute(seconds, interval.Price) };
                 entries.Add(new JobEntry(job.OwnerId, modelId, seconds, cost));
-                AddTo(series, PriceSheets.HourOf(start), UsageQuantities.Zero, cost);
+                DrawHourly(series, start, stop, cost.JobCompute, interval.Price);
             }
         }
         return entries;
+    }
+
+    /// <summary>
+    /// A job's compute in the chart, hour by hour over the time it ran, so a long job shows where it ran rather than all at
+    /// its start. The last hour takes what rounding left, so the hours add up to the job's cost exactly.
+    /// </summary>
+    private static void DrawHourly(Dictionary<DateTimeOffset, (UsageQuantities Usage, CostLine Cost)> series, DateTimeOffset start, DateTimeOffset stop,
+        decimal total, PriceSheet price)
+    {
+        var drawn = 0m;
+        for (var from = start; from < stop;)
+        {
+            var hour = PriceSheets.HourOf(from);
+            var to = hour.AddHours(1) < stop ? hour.AddHours(1) : stop;
+            var piece = to == stop ? total - drawn : CostArithmetic.Compute((to - from).TotalSeconds, price);
+            drawn += piece;
+            AddTo(series, hour, UsageQuantities.Zero, CostLine.Zero with { JobCompute = piece });
+            from = to;
+        }
     }
 
     private static Guid? ModelIdOf(string? argumentsJson)
