@@ -14,6 +14,8 @@ public sealed class StartupTests
     public async Task RunningJobOfADeadProcess_IsMarkedFailedWithTheReason_AfterRestart()
     {
         var dataDirectory = PortalFactory.NewDataDirectory();
+        var startedAt = DateTimeOffset.UtcNow.AddDays(-2);
+        var lastReport = startedAt.AddHours(12);
         Guid jobId;
         await using (var first = new PortalFactory { DataDirectory = dataDirectory })
         {
@@ -21,7 +23,12 @@ public sealed class StartupTests
             await using var db = await dbFactory.CreateDbContextAsync();
             var owner = await db.Users.FirstAsync();
             // As the process left it when it was killed mid-job.
-            var job = new JobRecord { Kind = "compress", OwnerId = owner.Id, Title = "interrupted", State = JobState.Running, Stage = "rewriting", StartedAt = DateTimeOffset.UtcNow };
+            // It started two days ago and last reported progress a day and a half ago; then the portal was down.
+            var job = new JobRecord
+            {
+                Kind = "compress", OwnerId = owner.Id, Title = "interrupted", State = JobState.Running, Stage = "rewriting",
+                StartedAt = startedAt, LastReportAt = lastReport,
+            };
             db.Jobs.Add(job);
             await db.SaveChangesAsync();
             jobId = job.Id;
@@ -33,7 +40,8 @@ public sealed class StartupTests
         Assert.Equal(JobState.Failed, view!.State);
         Assert.Contains("Interrupted", view.Message);
         Assert.Contains("rewriting", view.Message);
-        Assert.NotNull(view.FinishedAt);
+        // It ran until its last report, so its compute is charged for 12 hours, not for the two days until the restart.
+        Assert.Equal(lastReport.ToUnixTimeMilliseconds(), view.FinishedAt!.Value.ToUnixTimeMilliseconds());
     }
 
     [Fact]

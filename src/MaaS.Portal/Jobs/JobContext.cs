@@ -45,7 +45,8 @@ public sealed class JobContext
         await using var db = await _dbFactory.CreateDbContextAsync(cancellationToken);
         // Only a running record is updated: a record cancelled or failed meanwhile keeps its final state.
         await db.Jobs.Where(j => j.Id == _record.Id && j.State == JobState.Running)
-            .ExecuteUpdateAsync(s => s.SetProperty(j => j.Progress, progress).SetProperty(j => j.Stage, stage), cancellationToken);
+            .ExecuteUpdateAsync(s => s.SetProperty(j => j.Progress, progress).SetProperty(j => j.Stage, stage)
+                .SetProperty(j => j.LastReportAt, DateTimeOffset.UtcNow), cancellationToken);
         _record.Progress = progress;
         _record.Stage = stage;
         await _notifier.PublishAsync(JobView.From(_record));

@@ -27,6 +27,11 @@ public sealed class JobRecord
     public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
+    /// <summary>
+    /// When the running job last gave a sign of life (its start, then each progress report written). A job whose
+    /// process died ends here at the next start-up, so it is not charged for the time the portal was down.
+    /// </summary>
+    public DateTimeOffset? LastReportAt { get; set; }
 
     public bool IsFinished => State is JobState.Succeeded or JobState.Failed or JobState.Cancelled;
 }

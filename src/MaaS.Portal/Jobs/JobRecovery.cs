@@ -5,7 +5,8 @@ namespace MaaS.Portal.Jobs;
 
 /// <summary>
 /// At start-up, before the Hangfire server takes work: a record still "Running" belongs to a process that died
-/// (one host runs jobs), so it is marked failed with the reason instead of staying "Running" forever.
+/// (one host runs jobs), so it is marked failed with the reason instead of staying "Running" forever. It ends at its
+/// last sign of life, not now: the portal may have been down for days, and jobs are charged for their running time.
 /// </summary>
 public sealed class JobRecovery(IDbContextFactory<PortalDbContext> dbFactory, ILogger<JobRecovery> logger) : IHostedService
 {
@@ -18,7 +19,7 @@ public sealed class JobRecovery(IDbContextFactory<PortalDbContext> dbFactory, IL
             .ExecuteUpdateAsync(s => s
                 .SetProperty(j => j.State, JobState.Failed)
                 .SetProperty(j => j.Message, j => "Interrupted: the portal stopped while this job was running (at stage '" + j.Stage + "'). Start it again.")
-                .SetProperty(j => j.FinishedAt, now), cancellationToken);
+                .SetProperty(j => j.FinishedAt, j => j.LastReportAt ?? j.StartedAt ?? now), cancellationToken);
         if (interrupted > 0)
         {
             logger.LogWarning("Marked {Count} interrupted job(s) as failed", interrupted);

@@ -70,6 +70,7 @@ public sealed class JobRunner<TJob>(
             .ExecuteUpdateAsync(s => s
                 .SetProperty(j => j.State, JobState.Running)
                 .SetProperty(j => j.StartedAt, now)
+                .SetProperty(j => j.LastReportAt, now)
                 .SetProperty(j => j.Stage, "starting"));
         return claimed == 1 ? await db.Jobs.AsNoTracking().SingleAsync(j => j.Id == jobId) : null;
     }
