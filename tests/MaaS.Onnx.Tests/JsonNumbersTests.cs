@@ -153,6 +153,38 @@ public sealed class JsonNumbersTests
         Assert.True(fast > total * 0.4, $"The fast path took only {fast} of {total} texts (the fixed-point half should all be fast).");
     }
 
+    [Theory]
+    [InlineData("-0")]
+    [InlineData("9007199254740993")]
+    [InlineData("1e23")]
+    [InlineData("4.9e-324")]
+    [InlineData("1.7976931348623157e308")]
+    [InlineData("123456789012345678e-3")]
+    public void DoubleEdges_AreExactOrLeftToTheExactParser(string text)
+    {
+        var expected = double.Parse(text, NumberStyles.Float, Invariant);
+        if (JsonNumbers.TryParseDouble(Encoding.ASCII.GetBytes(text), out var value))
+            Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(value));
+    }
+
+    [Theory]
+    [InlineData("1e1000000")]
+    [InlineData("35e1000001")]
+    public void AnExponentTooLongToKeep_IsLeftToTheExactParser_EvenWithAsManyZerosBeforeIt(string tail)
+    {
+        // 0.000…0 with 99,999 zeros then 1e1000000 is 10^900000: were the exponent cut to six digits, the zeros would
+        // bring it back to 1.
+        var text = "0." + new string('0', 99_999) + tail;
+        Assert.False(JsonNumbers.TryParseSingle(Encoding.ASCII.GetBytes(text), out _));
+        Assert.False(JsonNumbers.TryParseDouble(Encoding.ASCII.GetBytes(text), out _));
+        foreach (var datatype in new[] { "FP32", "FP64" })
+        {
+            var json = $$"""{"inputs":[{"name":"x","shape":[1],"datatype":"{{datatype}}","data":[{{text}}]}]}""";
+            var error = Assert.Throws<InferenceRequestException>(() => V2Codec.ParseRequest(Encoding.UTF8.GetBytes(json))).Message;
+            Assert.Contains($"is not a valid {datatype} (a finite number)", error);
+        }
+    }
+
     [Fact]
     public void ImageRequest_ParsesToTheSameBytes_AsTheValuesSent()
     {
@@ -190,6 +222,48 @@ public sealed class FlatSingleScanTests
         Assert.Equal([4f, 5f], request.Inputs[1].ToArray<float>());
         Assert.Equal("z", Assert.Single(request.Outputs!).Name);
         Assert.Equal("a", request.Id);
+    }
+
+    [Theory]
+    [InlineData("\"datatype\":\"INT64\"", "\"datatype\" twice")]
+    [InlineData("\"shape\":\"junk\"", "\"shape\" twice")]
+    [InlineData("\"name\":\"y\"", "\"name\" twice")]
+    [InlineData("\"data\":[4]", "\"data\" twice")]
+    public void AKeyTwiceInATensor_IsRefused_EvenAfterItsDataWasRead(string second, string expected)
+    {
+        var json = $$"""{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1],{{second}}}]}""";
+        Assert.Contains($"Input 1 has {expected}.", Assert.Throws<InferenceRequestException>(() => Parse(json)).Message);
+    }
+
+    [Theory]
+    [InlineData("5")]
+    [InlineData("{}")]
+    [InlineData("\"1\"")]
+    public void Fp32DataThatIsNotAnArray_IsRefused(string data)
+    {
+        var json = $$"""{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":{{data}}}]}""";
+        Assert.Contains("\"data\" should be an array of values", Assert.Throws<InferenceRequestException>(() => Parse(json)).Message);
+    }
+
+    [Fact]
+    public void ASyntaxErrorAfterAScannedArray_IsRefused_WithoutAPositionThatWouldPointTooEarly()
+    {
+        var json = """{"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2,3]}],"outputs": x}""";
+        var error = Assert.Throws<InferenceRequestException>(() => Parse(json)).Message;
+        Assert.StartsWith("The request is not valid JSON: ", error);
+        Assert.DoesNotContain("(line", error);
+    }
+
+    [Fact]
+    public void AResponse_WithAScannedOutput_ReadsTheFieldsAfterIt()
+    {
+        var json = """{"model_name":"m","outputs":[{"name":"y","shape":[2],"datatype":"FP32","data":[0.5,-1.25]},{"name":"z","shape":[1],"datatype":"INT64","data":[7]}],"model_version":"3","id":"r"}""";
+        var response = V2Codec.ParseResponse(Encoding.UTF8.GetBytes(json));
+
+        Assert.Equal([0.5f, -1.25f], response.Outputs[0].ToArray<float>());
+        Assert.Equal([7L], response.Outputs[1].ToArray<long>());
+        Assert.Equal("3", response.ModelVersion);
+        Assert.Equal("r", response.Id);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ namespace MaaS.Onnx.Inference;
 /// <para>
 /// The method: the digits (at most 19) become an integer w and a power of ten p. When w ≤ 2^53 and |p| ≤ 22 both
 /// are exact doubles and one IEEE multiplication or division rounds correctly (Clinger's fast path). Otherwise the
-/// double is within about two units in its last place of the true value. For FP32 the double is rounded again to a
+/// double is within three units in its last place of the true value. For FP32 the double is rounded again to a
 /// float, which is wrong only when the true value and the double lie on different sides of a point halfway between
 /// two floats; the double's low 29 bits say how far it is from such a point, and anything within a margin of it goes
 /// to the exact parser.
@@ -41,9 +41,9 @@ internal static class JsonNumbers
     public static Scan ScanSingle(ReadOnlySpan<byte> json, ref int i, out float value)
     {
         value = 0;
-        if (!Decompose(json, ref i, out var negative, out var w, out var p, out var digits)) return Scan.Invalid;
+        if (!Decompose(json, ref i, out var negative, out var w, out var p, out var exact)) return Scan.Invalid;
         // First: past 19 digits w has wrapped around and may even read 0.
-        if (digits > MaxDigits) return Scan.Inexact;
+        if (!exact) return Scan.Inexact;
         if (w == 0)
         {
             value = negative ? -0f : 0f;
@@ -60,7 +60,7 @@ internal static class JsonNumbers
         {
             if (p is < -64 or > 38) return Scan.Inexact;
             d = p >= 0 ? w * PowersOfTen[p] : w / PowersOfTen[-p];
-            // Three roundings (w, the power, the operation) put d within two units of the true value: keep clear of
+            // Three roundings (w, the power, the operation) put d within three units of the true value: keep clear of
             // midpoints by more than that.
             if (!FloatRoundingIsSafe(d, margin: 8)) return Scan.Inexact;
         }
@@ -81,7 +81,7 @@ internal static class JsonNumbers
     {
         value = 0;
         var i = 0;
-        if (!Decompose(text, ref i, out var negative, out var w, out var p, out var digits) || i != text.Length || digits > MaxDigits) return false;
+        if (!Decompose(text, ref i, out var negative, out var w, out var p, out var exact) || i != text.Length || !exact) return false;
         if (w != 0)
         {
             if (w > TwoPow53 || p is < -22 or > 22) return false;
@@ -105,15 +105,16 @@ internal static class JsonNumbers
     }
 
     /// <summary>
-    /// Moves past one JSON number, splitting it into sign, the integer w of all its digits and a power of ten p. w is
-    /// only meaningful when <paramref name="digits"/> ≤ 19 (or w is 0: all digits zero); false when the text there is not
-    /// a JSON number.
+    /// Moves past one JSON number, splitting it into sign, the integer w of all its digits and a power of ten p; false
+    /// when the text there is not a JSON number. <paramref name="exact"/> is false when w and p do not hold the number:
+    /// more than 19 significant digits (w wrapped around), or an exponent too long to keep.
     /// </summary>
-    private static bool Decompose(ReadOnlySpan<byte> json, ref int i, out bool negative, out ulong w, out int p, out int digits)
+    private static bool Decompose(ReadOnlySpan<byte> json, ref int i, out bool negative, out ulong w, out int p, out bool exact)
     {
         w = 0;
         p = 0;
-        digits = 0;
+        exact = false;
+        var digits = 0;
         var n = json.Length;
         negative = i < n && json[i] == (byte)'-';
         if (negative) i++;
@@ -125,7 +126,7 @@ internal static class JsonNumbers
         }
         else if (c <= 9)
         {
-            // Past 19 digits w overflows; digits says so and the caller does not use it.
+            // Past 19 digits w wraps around; exact says so and the caller does not use it.
             do
             {
                 w = w * 10 + c;
@@ -154,6 +155,7 @@ internal static class JsonNumbers
             if (fractionDigits == 0) return false;
         }
         var exponent = 0;
+        var exponentTooLong = false;
         if (i < n && (json[i] | 0x20) == (byte)'e')
         {
             i++;
@@ -166,14 +168,17 @@ internal static class JsonNumbers
             var start = i;
             while (i < n && (c = (uint)(json[i] - '0')) <= 9)
             {
-                // Capped, not overflowing: a number with an exponent this large goes to the exact parser anyway.
+                // Past six digits the exponent is not kept (it would overflow) and the number is not exact here: even
+                // 0.000…1e1000000 with as many zeros is left to the exact parser, which sees its true size.
                 if (exponent < 100_000) exponent = exponent * 10 + (int)c;
+                else exponentTooLong = true;
                 i++;
             }
             if (i == start) return false;
             if (negativeExponent) exponent = -exponent;
         }
         p = exponent - fractionDigits;
+        exact = digits <= MaxDigits && !exponentTooLong;
         return true;
     }
 }

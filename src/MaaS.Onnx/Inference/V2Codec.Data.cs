@@ -55,7 +55,7 @@ public static partial class V2Codec
     {
         // Uninitialised is safe: the walk fails unless every one of the count elements is written (capacity < count
         // means the body cannot hold them all).
-        var sink = new FixedSink<T, TValue>(GC.AllocateUninitializedArray<byte>(checked((int)(capacity * Unsafe.SizeOf<T>()))), capacity, limits);
+        var sink = new FixedSink<T, TValue>(GC.AllocateUninitializedArray<byte>(ArrayBytes(capacity, Unsafe.SizeOf<T>())), capacity, limits);
         Walk(ref reader, label, datatype, shape, count, ref sink);
         return sink.Bytes;
     }
@@ -69,9 +69,10 @@ public static partial class V2Codec
     /// </summary>
     private static byte[]? TryScanFlatSingles(ref Utf8JsonReader reader, ref int readerOffset, ParseState state, long count)
     {
+        if (reader.TokenType != JsonTokenType.StartArray) return null;
         var json = state.Json.Span;
         var i = readerOffset + (int)reader.BytesConsumed;
-        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)(count * sizeof(float))));
+        var bytes = GC.AllocateUninitializedArray<byte>(ArrayBytes(count, sizeof(float)));
         var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan());
         var index = 0;
         i = SkipWhitespace(json, i);
@@ -106,6 +107,11 @@ public static partial class V2Codec
         while (i < json.Length && json[i] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t') i++;
         return i;
     }
+
+    /// <summary>The bytes of <paramref name="count"/> elements; a tensor past .NET's largest array is too large (413), whatever the limits allow.</summary>
+    private static int ArrayBytes(long count, int elementSize) =>
+        count <= Array.MaxLength / elementSize ? (int)(count * elementSize)
+            : throw new InferenceRequestTooLargeException($"A tensor of {count:N0} values of {elementSize} bytes is more than one array can hold.");
 
     /// <summary>Where the walk puts each value.</summary>
     private interface IValueSink

@@ -80,7 +80,7 @@ public static partial class V2Codec
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            throw NotJson(ex, "request");
+            throw NotJson(ex, "request", state.ReaderOffset == 0);
         }
     }
 
@@ -170,7 +170,7 @@ public static partial class V2Codec
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            throw NotJson(ex, "response");
+            throw NotJson(ex, "response", state.ReaderOffset == 0);
         }
     }
 
@@ -216,11 +216,13 @@ public static partial class V2Codec
             throw new InferenceRequestTooLargeException($"The body is {length:N0} bytes, over the limit of {limits.MaxRequestBytes:N0}.");
     }
 
-    private static InferenceRequestException NotJson(Exception ex, string what)
+    /// <param name="positionKnown">False once the reader restarted after a scanned array: its line and byte count from
+    /// the array's start, so they would point too early.</param>
+    private static InferenceRequestException NotJson(Exception ex, string what, bool positionKnown)
     {
         if (ex is JsonException json)
         {
-            var where = json.LineNumber is { } line ? $" (line {line + 1}, byte {json.BytePositionInLine + 1})" : "";
+            var where = positionKnown && json.LineNumber is { } line ? $" (line {line + 1}, byte {json.BytePositionInLine + 1})" : "";
             return Bad($"The {what} is not valid JSON{where}: {FirstSentence(json.Message)}");
         }
         return Bad($"The {what} is not valid JSON: {FirstSentence(ex.Message)}");
@@ -319,10 +321,20 @@ public static partial class V2Codec
         var dataOffset = 0;
         Prepared? prepared = null;
         InferenceTensor? parsed = null;
+        var seen = TensorKeys.None;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var property = reader.GetString();
             reader.Read();
+            // Each key once: the data is read as soon as the keys it needs are known, so a later second "shape" or
+            // "datatype" would be ignored where a last-wins parser in front of this one would take it.
+            var key = property switch
+            {
+                "name" => TensorKeys.Name, "datatype" => TensorKeys.Datatype, "shape" => TensorKeys.Shape,
+                "data" => TensorKeys.Data, "parameters" => TensorKeys.Parameters, _ => TensorKeys.None,
+            };
+            if ((seen & key) != 0) throw Bad($"{Capital(kind)} {position} has \"{property}\" twice.");
+            seen |= key;
             switch (property)
             {
                 case "name":
@@ -386,6 +398,17 @@ public static partial class V2Codec
         }
         if (!hasData) throw Bad($"{label} has no \"data\".");
         return parsed ?? ReadJsonData(ref dataReader, ref dataOffset, state, name, label, prepared.Type, prepared.Shape, prepared.Count);
+    }
+
+    [Flags]
+    private enum TensorKeys
+    {
+        None = 0,
+        Name = 1,
+        Datatype = 2,
+        Shape = 4,
+        Data = 8,
+        Parameters = 16,
     }
 
     /// <summary>A tensor's datatype and shape, checked, with its element count added to the request's total.</summary>
