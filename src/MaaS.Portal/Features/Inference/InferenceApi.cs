@@ -294,11 +294,13 @@ public sealed class InferenceEndpoint(
     /// <summary>
     /// The body, read up to the limit; null when it is longer (chunked bodies have no Content-Length to check first).
     /// A declared length (already checked against the limit) is read straight into an array of that size: no copy,
-    /// and no scratch buffer per request, which at thousands of small requests a second was most of the garbage.
+    /// and no scratch buffer per request, which at thousands of small requests a second was most of the garbage. Only
+    /// up to <see cref="PreallocatedBodyBytes"/>, so a slow client declaring a huge body does not hold that much memory
+    /// before sending it; larger bodies grow with the bytes that arrive.
     /// </summary>
     private static async Task<byte[]?> ReadBodyAsync(Stream source, long? declared, long limit, CancellationToken ct)
     {
-        if (declared is { } length && length <= Array.MaxLength)
+        if (declared is { } length && length <= PreallocatedBodyBytes)
         {
             var body = GC.AllocateUninitializedArray<byte>((int)length);
             var read = await source.ReadAtLeastAsync(body, body.Length, throwOnEndOfStream: false, ct);
@@ -321,6 +323,8 @@ public sealed class InferenceEndpoint(
         }
         return buffer.ToArray();
     }
+
+    private const int PreallocatedBodyBytes = 16 * 1024 * 1024;
 
     /// <summary>An answer with the protocol's <c>{"error": ...}</c> body, serialised first so metering can count its bytes.</summary>
     private static InferenceAnswer ErrorAnswer(int status, string message) =>
