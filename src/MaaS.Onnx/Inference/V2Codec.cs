@@ -355,18 +355,18 @@ public static partial class V2Codec
                     break;
                 case "data":
                     hasData = true;
-                    if (prepared is null && name is not null && hasDatatype && hasShape && !parameters.ContainsKey("binary_data_size"))
+                    if (name is not null && hasDatatype && hasShape && !parameters.ContainsKey("binary_data_size"))
                     {
                         // The usual order (name, shape, datatype, data): read the values in this one pass rather than
                         // skipping them and coming back.
-                        prepared = Prepare(ref shapeReader, state, $"{kind} '{name}'", DatatypeOf($"{kind} '{name}'", datatype));
-                        parsed = ReadJsonData(ref reader, ref state.ReaderOffset, state, name, prepared.Label, prepared.Type, prepared.Shape, prepared.Count);
+                        var dataLabel = $"{kind} '{name}'";
+                        prepared = Prepare(ref shapeReader, state, dataLabel, DatatypeOf(dataLabel, datatype));
+                        parsed = ReadJsonData(ref reader, ref state.ReaderOffset, state, name, dataLabel, prepared.Type, prepared.Shape, prepared.Count);
                     }
                     else
                     {
                         dataReader = reader;
                         dataOffset = state.ReaderOffset;
-                        parsed = null;
                         reader.Skip();
                     }
                     break;
@@ -412,7 +412,7 @@ public static partial class V2Codec
     }
 
     /// <summary>A tensor's datatype and shape, checked, with its element count added to the request's total.</summary>
-    private sealed record Prepared(string Label, TensorElementType Type, long[] Shape, long Count);
+    private sealed record Prepared(TensorElementType Type, long[] Shape, long Count);
 
     private static TensorElementType DatatypeOf(string label, string? datatype) =>
         V2Datatypes.TryParse(datatype, out var type) ? type
@@ -425,7 +425,7 @@ public static partial class V2Codec
         state.TotalElements += count;
         if (state.TotalElements > state.Limits.MaxTotalElements)
             throw new InferenceRequestTooLargeException($"The tensors hold more than {state.Limits.MaxTotalElements:N0} values in all, the limit.");
-        return new Prepared(label, type, shape, count);
+        return new Prepared(type, shape, count);
     }
 
     private static long[] ReadShape(ref Utf8JsonReader reader, string label, V2RequestLimits limits)
