@@ -245,6 +245,19 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
         Assert.Equal(HttpStatusCode.NotFound, (await other.PostAsJsonAsync("/v2/models/mlp-bad/infer", infer)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync("/api/deployments/mlp-bad")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await portal.CreateClient().PostAsJsonAsync("/v2/models/mlp-bad/infer", infer)).StatusCode);
+
+        // Inference skips the middleware pipeline and checks keys itself: the answer is the same 401 as elsewhere, on
+        // both routes, and a browser's log-in cookie (which the UI accepts) does not stand in for a key.
+        foreach (var path in new[] { "/v2/models/mlp-bad/infer", "/v2/models/mlp-bad/versions/1/infer" })
+        {
+            using var response = await portal.CreateApiClient("mk_not-a-real-key").PostAsJsonAsync(path, infer);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+            Assert.Contains("Authorization: Bearer", await response.Content.ReadAsStringAsync());
+        }
+        var browser = await portal.CreateLoggedInClientAsync(PortalFactory.AdminEmail, PortalFactory.AdminPassword);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.PostAsJsonAsync("/v2/models/mlp-bad/infer", infer)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/deployments")).StatusCode);
     }
 
     [Fact]

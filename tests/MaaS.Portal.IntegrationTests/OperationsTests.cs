@@ -31,6 +31,9 @@ public sealed class OperationsTests(PortalFactory portal) : IClassFixture<Portal
         var paths = json.RootElement.GetProperty("paths");
         Assert.True(paths.TryGetProperty("/api/jobs/{jobId}/cancel", out _));
         Assert.True(paths.TryGetProperty("/api/keys", out _));
+        // The inference routes are short-circuited past the middleware but stay documented.
+        Assert.True(paths.GetProperty("/v2/models/{name}/infer").TryGetProperty("post", out _));
+        Assert.True(paths.GetProperty("/v2/models/{name}/versions/{version}/infer").TryGetProperty("post", out _));
         Assert.Equal("bearer", json.RootElement.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer").GetProperty("scheme").GetString());
     }
 

@@ -68,6 +68,7 @@ public static class AccountsExtensions
             .AddPolicy(AdminApiPolicy, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireRole(Roles.Admin));
 
         services.AddSingleton<ApiKeyCache>();
+        services.AddSingleton<ApiKeyAuthenticator>();
         services.AddSingleton<ApiKeyService>();
         services.AddSingleton<Admin.UserAdministration>();
         // After the database initializer: the roles table must exist.

@@ -52,11 +52,19 @@ public static class InferenceApi
             ReadyAsync(name, null, user, directory, host));
         models.MapGet("/{name}/versions/{version}/ready", (string name, string version, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
             ReadyAsync(name, version, user, directory, host));
-        models.MapPost("/{name}/infer", (string name, HttpContext http, InferenceEndpoint endpoint) => endpoint.HandleAsync(http, name, null))
-            .WithMetadata(bodyLimit).DisableAntiforgery();
-        models.MapPost("/{name}/versions/{version}/infer", (string name, string version, HttpContext http, InferenceEndpoint endpoint) =>
-                endpoint.HandleAsync(http, name, version))
-            .WithMetadata(bodyLimit).DisableAntiforgery();
+
+        // Inference is the hot path. Its two routes are short-circuited: routing runs them as soon as they match, past
+        // the middleware (error pages, cookie authentication, authorization, antiforgery), which for a small model cost
+        // more than everything else the portal does per request (tiny classifier, 32 clients: 208 → 136 µs of CPU per
+        // request, 2026-11-29). The endpoint checks the API key itself, with the authenticator the ApiKey scheme uses,
+        // and answers its own errors (InferenceEndpoint.HandleAsync).
+        var endpoint = app.ServiceProvider.GetRequiredService<InferenceEndpoint>();
+        v2.MapPost("/models/{name}/infer", (string name, HttpContext http) => endpoint.HandleAsync(http, name, null))
+            .WithMetadata(bodyLimit).DisableAntiforgery().DisableValidation().ShortCircuit()
+            .WithSummary("Inference; needs an API key that may call the deployment.");
+        v2.MapPost("/models/{name}/versions/{version}/infer", (string name, string version, HttpContext http) => endpoint.HandleAsync(http, name, version))
+            .WithMetadata(bodyLimit).DisableAntiforgery().DisableValidation().ShortCircuit()
+            .WithSummary("Inference on one version; needs an API key that may call the deployment.");
     }
 
     public static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
@@ -146,27 +154,48 @@ public sealed class InferenceEndpoint(
     DeploymentMetrics metrics,
     UsageMeter usage,
     InferenceMetrics inferenceMetrics,
+    ApiKeyAuthenticator authenticator,
     IOptions<DeploymentsOptions> options,
     ILogger<InferenceEndpoint> logger)
 {
+    /// <summary>
+    /// POST /v2/models/{name}[/versions/{version}]/infer. The route is short-circuited past the middleware, so this
+    /// checks the API key itself and turns anything unexpected into a 500 with the protocol's error body.
+    /// </summary>
     public async Task HandleAsync(HttpContext http, string name, string? version)
     {
         var started = Stopwatch.GetTimestamp();
-        var deployment = await InferenceApi.CallableAsync(name, http.User, directory, http.RequestAborted);
-        if (deployment is null)
+        try
         {
-            inferenceMetrics.ObserveUnknownModel();
-            await WriteAsync(http, ErrorAnswer(404, $"Unknown model '{name}'."));
-            return;
+            var key = await authenticator.CheckAsync(http.Request.Headers.Authorization, http.RequestAborted);
+            if (key.Identity is not { } identity)
+            {
+                await ApiKeyAuthenticator.WriteChallengeAsync(http);
+                return;
+            }
+            http.User = ApiKeyAuthenticator.PrincipalOf(identity);
+            var deployment = await InferenceApi.CallableAsync(name, http.User, directory, http.RequestAborted);
+            if (deployment is null)
+            {
+                inferenceMetrics.ObserveUnknownModel();
+                await WriteAsync(http, ErrorAnswer(404, $"Unknown model '{name}'."));
+                return;
+            }
+            var headerLength = http.Request.Headers.TryGetValue(V2Body.HeaderLengthHeader, out var header) ? header.ToString() : null;
+            var call = new InferenceCall(deployment, version, http.Request.ContentType, headerLength, http.Request.ContentLength, http.Request.Body,
+                identity.KeyId, identity.RequestsPerSecond ?? options.Value.DefaultRequestsPerSecond);
+            var answer = await InvokeAsync(call, http.RequestAborted, started);
+            await WriteAsync(http, answer);
         }
-        var keyId = ApiKeyClaims.KeyIdOf(http.User);
-        double? rate = keyId is null ? null
-            : double.TryParse(http.User.FindFirst(ApiKeyClaims.RequestsPerSecond)?.Value, CultureInfo.InvariantCulture, out var own) ? own
-            : options.Value.DefaultRequestsPerSecond;
-        var headerLength = http.Request.Headers.TryGetValue(V2Body.HeaderLengthHeader, out var header) ? header.ToString() : null;
-        var call = new InferenceCall(deployment, version, http.Request.ContentType, headerLength, http.Request.ContentLength, http.Request.Body, keyId, rate);
-        var answer = await InvokeAsync(call, http.RequestAborted, started);
-        await WriteAsync(http, answer);
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client hung up; there is nobody to answer.
+        }
+        catch (Exception ex) when (!http.Response.HasStarted)
+        {
+            logger.LogError(ex, "Inference request to {Deployment} failed", name);
+            await WriteAsync(http, ErrorAnswer(500, "The portal failed to handle this request; it is logged."));
+        }
     }
 
     /// <summary>
