@@ -5,15 +5,12 @@ using Microsoft.Extensions.Options;
 
 namespace MaaS.Portal.Features.ApiKeys;
 
-/// <summary>The claims an API key's principal carries beside its owner's: the key's id, deployment scope and rate limit.</summary>
+/// <summary>The claims an API key's principal carries beside its owner's: the key's id and deployment scope.</summary>
 public static class ApiKeyClaims
 {
     public const string KeyId = "api_key_id";
     /// <summary>",a,b," — the deployments the key may call; absent: all its owner may call.</summary>
     public const string DeploymentScope = "api_key_deployments";
-    public const string RequestsPerSecond = "api_key_rps";
-
-    public static Guid? KeyIdOf(ClaimsPrincipal user) => Guid.TryParse(user.FindFirstValue(KeyId), out var id) ? id : null;
 
     /// <summary>Whether the key may call the named deployment (its scope lists it, or it has no scope).</summary>
     public static bool MayCall(ClaimsPrincipal user, string deployment) =>

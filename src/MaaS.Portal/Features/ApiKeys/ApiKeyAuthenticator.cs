@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Claims;
 using MaaS.Portal.Data;
 using Microsoft.EntityFrameworkCore;
@@ -50,7 +49,7 @@ public sealed class ApiKeyAuthenticator(IDbContextFactory<PortalDbContext> dbFac
         return new(identity, null);
     }
 
-    /// <summary>The key's owner as a principal, with the key's id, deployment scope and rate limit as claims.</summary>
+    /// <summary>The key's owner as a principal, with the key's id and deployment scope as claims.</summary>
     public static ClaimsPrincipal PrincipalOf(ApiKeyIdentity identity)
     {
         List<Claim> claims =
@@ -61,7 +60,6 @@ public sealed class ApiKeyAuthenticator(IDbContextFactory<PortalDbContext> dbFac
             .. identity.Roles.Select(r => new Claim(ClaimTypes.Role, r)),
         ];
         if (identity.DeploymentScope is { } scope) claims.Add(new Claim(ApiKeyClaims.DeploymentScope, scope));
-        if (identity.RequestsPerSecond is { } rate) claims.Add(new Claim(ApiKeyClaims.RequestsPerSecond, rate.ToString(CultureInfo.InvariantCulture)));
         return new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
     }
 
