@@ -255,6 +255,20 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
             Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
             Assert.Contains("Authorization: Bearer", await response.Content.ReadAsStringAsync());
         }
+        var malformed = portal.CreateClient();
+        foreach (var header in new[] { "Basic YWRtaW46cGFzcw==", "Bearer ", "Bearer " + new string('k', 201), "Token " + PortalFactory.AdminApiKey })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/mlp-bad/infer") { Content = JsonContent.Create(infer) };
+            request.Headers.TryAddWithoutValidation("Authorization", header);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await malformed.SendAsync(request)).StatusCode);
+        }
+        // A key that has just worked (and so sits in the key cache) stops working the moment it is revoked.
+        var used = await keys.CreateAsync(adminId, "used then revoked");
+        var usedClient = portal.CreateApiClient(used.Secret);
+        Assert.Equal(HttpStatusCode.OK, (await usedClient.PostAsJsonAsync("/v2/models/mlp-bad/infer", infer)).StatusCode);
+        await keys.RevokeAsync(adminId, used.Key.Id);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await usedClient.PostAsJsonAsync("/v2/models/mlp-bad/infer", infer)).StatusCode);
+
         var browser = await portal.CreateLoggedInClientAsync(PortalFactory.AdminEmail, PortalFactory.AdminPassword);
         Assert.Equal(HttpStatusCode.Unauthorized, (await browser.PostAsJsonAsync("/v2/models/mlp-bad/infer", infer)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/deployments")).StatusCode);

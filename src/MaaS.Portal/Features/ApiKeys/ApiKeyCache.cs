@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 
 namespace MaaS.Portal.Features.ApiKeys;
 
-/// <summary>Who a key belongs to and what it may do, as the authentication handler needs it.</summary>
+/// <summary>Who a key belongs to and what it may do, as <see cref="ApiKeyAuthenticator"/> needs it.</summary>
 public sealed record ApiKeyIdentity(Guid KeyId, string UserId, string UserName, IReadOnlyList<string> Roles, string? DeploymentScope,
     double? RequestsPerSecond, DateTimeOffset? ExpiresAt);
 

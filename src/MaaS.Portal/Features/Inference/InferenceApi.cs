@@ -55,9 +55,9 @@ public static class InferenceApi
 
         // Inference is the hot path. Its two routes are short-circuited: routing runs them as soon as they match, past
         // the middleware (error pages, cookie authentication, authorization, antiforgery), which for a small model cost
-        // more than everything else the portal does per request (tiny classifier, 32 clients: 208 → 136 µs of CPU per
-        // request, 2026-11-29). The endpoint checks the API key itself, with the authenticator the ApiKey scheme uses,
-        // and answers its own errors (InferenceEndpoint.HandleAsync).
+        // more than everything else the portal does per request (README, benchmark (b): about half the portal's CPU per
+        // request). The endpoint checks the API key itself, with the authenticator the ApiKey scheme uses, and answers
+        // its own errors (InferenceEndpoint.HandleAsync).
         var endpoint = app.ServiceProvider.GetRequiredService<InferenceEndpoint>();
         v2.MapPost("/models/{name}/infer", (string name, HttpContext http) => endpoint.HandleAsync(http, name, null))
             .WithMetadata(bodyLimit).DisableAntiforgery().DisableValidation().ShortCircuit()
@@ -187,13 +187,21 @@ public sealed class InferenceEndpoint(
             var answer = await InvokeAsync(call, http.RequestAborted, started);
             await WriteAsync(http, answer);
         }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (!http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted)
         {
-            // The client hung up; there is nobody to answer.
+            // Kestrel refused the body while we read it (cut short, too slow, over its own cap): its status, our words.
+            http.Response.Clear();
+            await WriteAsync(http, ErrorAnswer(ex.StatusCode, $"The request body could not be read: {ex.Message}"));
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException && http.RequestAborted.IsCancellationRequested)
+        {
+            // The client hung up; there is nobody to answer. 499 (client closed request) keeps it out of the server's errors.
+            if (!http.Response.HasStarted) http.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
         }
         catch (Exception ex) when (!http.Response.HasStarted)
         {
             logger.LogError(ex, "Inference request to {Deployment} failed", name);
+            http.Response.Clear();
             await WriteAsync(http, ErrorAnswer(500, "The portal failed to handle this request; it is logged."));
         }
     }
