@@ -8,6 +8,7 @@ using MaaS.Onnx.Testing;
 using MaaS.Portal.Data;
 using MaaS.Portal.Features.Admin;
 using MaaS.Portal.Features.ApiKeys;
+using MaaS.Portal.Features.Inference;
 using MaaS.Portal.Storage;
 using MaaS.Portal.Testing;
 using Microsoft.EntityFrameworkCore;
@@ -144,6 +145,20 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
         Assert.Equal(HttpStatusCode.NotFound, (await _api.PostAsJsonAsync("/v2/models/mlp-bad/versions/x/infer", new { inputs = Array.Empty<object>() })).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _api.PostAsJsonAsync("/v2/models/no-such/infer", new { inputs = Array.Empty<object>() })).StatusCode);
     }
+
+    [Theory]
+    [InlineData("application/json", true)]
+    [InlineData("Application/JSON; charset=utf-8", true)]
+    [InlineData(" application/octet-stream ", true)]
+    [InlineData("application/octet-stream;foo=bar", true)]
+    [InlineData("application/jsonx", false)]
+    [InlineData("application/json-patch+json", false)]
+    [InlineData("text/json", false)]
+    [InlineData(";application/json", false)]
+    [InlineData("", false)]
+    [InlineData(null, false)]
+    public void ContentTypes_TheInferRouteTakes(string? contentType, bool taken) =>
+        Assert.Equal(taken, InferenceEndpoint.IsV2ContentType(contentType));
 
     [Fact]
     public async Task BodiesOverTheDeploymentsLimit_Get413()

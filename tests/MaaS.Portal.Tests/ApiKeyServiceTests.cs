@@ -44,5 +44,23 @@ public sealed class ApiKeyServiceTests : IDisposable
         Assert.NotNull((await service.ListAsync(owner.Id)).Single().RevokedAt);
     }
 
+    [Theory]
+    // FIPS 180-2's "abc" vector, an empty key, and a non-ASCII one (hashed as UTF-8).
+    [InlineData("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")]
+    [InlineData("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")]
+    [InlineData("é", "4a99557e4033c3539de2eb65472017cad5f9557f7a0625a09f1c3f6e2ba69c4c")]
+    public void Hash_IsLowerHexSha256OfTheUtf8Bytes(string secret, string expected)
+    {
+        Assert.Equal(expected, ApiKeyService.Hash(secret));
+        Assert.Equal(expected, ApiKeyService.Hash(secret.AsSpan()));
+    }
+
+    [Fact]
+    public void Hash_OfAHeaderSpan_MatchesTheStoredHash()
+    {
+        const string header = "Bearer mk_0123456789abcdef ";
+        Assert.Equal(ApiKeyService.Hash("mk_0123456789abcdef"), ApiKeyService.Hash(header.AsSpan("Bearer ".Length).Trim()));
+    }
+
     public void Dispose() => _db.Dispose();
 }

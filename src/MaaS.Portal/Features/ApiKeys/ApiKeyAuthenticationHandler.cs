@@ -30,7 +30,7 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var check = await authenticator.CheckAsync(Request.Headers.Authorization, Context.RequestAborted);
-        if (check.Identity is { } identity) return AuthenticateResult.Success(new AuthenticationTicket(ApiKeyAuthenticator.PrincipalOf(identity), SchemeName));
+        if (check.Identity is { } identity) return AuthenticateResult.Success(new AuthenticationTicket(identity.Principal, SchemeName));
         return check.Failure is { } failure ? AuthenticateResult.Fail(failure) : AuthenticateResult.NoResult();
     }
 

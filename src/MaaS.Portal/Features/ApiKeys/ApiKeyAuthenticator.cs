@@ -30,7 +30,7 @@ public sealed class ApiKeyAuthenticator(IDbContextFactory<PortalDbContext> dbFac
         var secret = header.AsSpan("Bearer ".Length).Trim();
         if (secret.Length is 0 or > 200) return new(null, "The API key is malformed.");
 
-        var hash = ApiKeyService.Hash(secret.ToString());
+        var hash = ApiKeyService.Hash(secret);
         if (!cache.TryGet(hash, out var identity))
         {
             var epoch = cache.Epoch;
@@ -49,8 +49,11 @@ public sealed class ApiKeyAuthenticator(IDbContextFactory<PortalDbContext> dbFac
         return new(identity, null);
     }
 
-    /// <summary>The key's owner as a principal, with the key's id and deployment scope as claims.</summary>
-    public static ClaimsPrincipal PrincipalOf(ApiKeyIdentity identity)
+    /// <summary>
+    /// The key's owner as a principal, with the key's id and deployment scope as claims. Use
+    /// <see cref="ApiKeyIdentity.Principal"/>, which builds this once per cached identity.
+    /// </summary>
+    internal static ClaimsPrincipal PrincipalOf(ApiKeyIdentity identity)
     {
         List<Claim> claims =
         [

@@ -1,10 +1,31 @@
+using System.Security.Claims;
 using System.Collections.Concurrent;
 
 namespace MaaS.Portal.Features.ApiKeys;
 
-/// <summary>Who a key belongs to and what it may do, as <see cref="ApiKeyAuthenticator"/> needs it.</summary>
-public sealed record ApiKeyIdentity(Guid KeyId, string UserId, string UserName, IReadOnlyList<string> Roles, string? DeploymentScope,
-    double? RequestsPerSecond, DateTimeOffset? ExpiresAt);
+/// <summary>
+/// Who a key belongs to and what it may do, as <see cref="ApiKeyAuthenticator"/> needs it. A class, not a record: it
+/// carries its principal once built, which neither equality nor a <c>with</c> copy should see.
+/// </summary>
+public sealed class ApiKeyIdentity(Guid keyId, string userId, string userName, IReadOnlyList<string> roles, string? deploymentScope,
+    double? requestsPerSecond, DateTimeOffset? expiresAt)
+{
+    private ClaimsPrincipal? _principal;
+
+    public Guid KeyId { get; } = keyId;
+    public string UserId { get; } = userId;
+    public string UserName { get; } = userName;
+    public IReadOnlyList<string> Roles { get; } = roles;
+    public string? DeploymentScope { get; } = deploymentScope;
+    public double? RequestsPerSecond { get; } = requestsPerSecond;
+    public DateTimeOffset? ExpiresAt { get; } = expiresAt;
+
+    /// <summary>
+    /// The key's owner as a principal, built on first use and shared by every request the cached identity serves
+    /// (nothing adds claims to it), so a call does not rebuild its claims. A race builds two equal ones; either is kept.
+    /// </summary>
+    public ClaimsPrincipal Principal => _principal ??= ApiKeyAuthenticator.PrincipalOf(this);
+}
 
 /// <summary>
 /// Keys looked up in the last few seconds. Every /v2 call authenticates, and two SQLite queries per call cost more

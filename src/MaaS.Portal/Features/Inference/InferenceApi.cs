@@ -173,7 +173,7 @@ public sealed class InferenceEndpoint(
                 await ApiKeyAuthenticator.WriteChallengeAsync(http);
                 return;
             }
-            http.User = ApiKeyAuthenticator.PrincipalOf(identity);
+            http.User = identity.Principal;
             var deployment = await InferenceApi.CallableAsync(name, http.User, directory, http.RequestAborted);
             if (deployment is null)
             {
@@ -228,6 +228,16 @@ public sealed class InferenceEndpoint(
         return answer with { Version = served.Version, Result = served.Result };
     }
 
+    /// <summary>application/json or application/octet-stream, in any case, parameters (charset…) ignored.</summary>
+    internal static bool IsV2ContentType(string? contentType)
+    {
+        if (contentType is null) return false;
+        var semicolon = contentType.IndexOf(';');
+        var mediaType = (semicolon >= 0 ? contentType.AsSpan(0, semicolon) : contentType.AsSpan()).Trim();
+        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>What metering needs from a request's run: the version chosen (0: none), bytes read, and the result.</summary>
     private sealed class Served
     {
@@ -257,8 +267,7 @@ public sealed class InferenceEndpoint(
         served.Version = number ?? 0;
         if (!host.IsServing(deployment.Name)) return ErrorAnswer(503, $"Model '{deployment.Name}' is not ready ({deployment.State}).");
 
-        var contentType = call.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
-        if (contentType is not ("application/json" or "application/octet-stream"))
+        if (!IsV2ContentType(call.ContentType))
             return ErrorAnswer(415, "Send application/json, or application/octet-stream with the binary tensor extension.");
         long? headerLength = null;
         if (call.HeaderLengthText is { } header)
