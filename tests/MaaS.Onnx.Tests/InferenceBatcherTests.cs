@@ -51,6 +51,46 @@ public sealed class InferenceBatcherTests
         Assert.Contains(results, r => r.BatchRequests > 1);
     }
 
+    [Fact]
+    public async Task WithNoDelay_RequestsThatQueueWhileTheInstanceIsBusy_ShareTheNextRun()
+    {
+        using var folder = new TempFolder();
+        var path = TestModels.Write(TestModels.Mlp(), folder.Path);
+        await using var model = await LoadedModel.LoadAsync(new ModelKey("mlp", "no-delay"), path, Batched with { BatchingDelay = TimeSpan.Zero });
+        await using var alone = await LoadedModel.LoadAsync(new ModelKey("mlp", "alone"), path, new InferenceSettings());
+
+        // The one instance is held by hand, as a running batch holds it. The first request opens a batch that, with no
+        // delay, closes at once and waits for the instance; the others arrive meanwhile and join it when it gets one.
+        var held = await model.Pool.RentAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+        Task<InferenceResult> first;
+        Task<InferenceResult>[] others;
+        try
+        {
+            first = Task.Run(() => model.InferAsync(InferenceHostTests.MlpRequest(rows: 1, seed: 0)));
+            // The batcher waits for the instance: the first request's batch has closed.
+            await InferenceHostTests.WaitUntil(() => model.Pool.Waiting == 1);
+            others = Enumerable.Range(1, 5).Select(i => Task.Run(() => model.InferAsync(InferenceHostTests.MlpRequest(rows: 1, seed: i)))).ToArray();
+            await InferenceHostTests.WaitUntil(() => model.Statistics.QueuedRequests == 6);
+            // The queue count rises just before a request is written to the queue; let the last one land.
+            await Task.Delay(100);
+            Assert.Equal(0, model.Statistics.Runs);
+        }
+        finally
+        {
+            // Whatever failed above, the instance goes back: the model's disposal waits for it.
+            model.Pool.Return(held);
+        }
+        var results = await Task.WhenAll([first, .. others]);
+
+        Assert.Equal(1, model.Statistics.Runs);
+        Assert.Equal(6, model.Statistics.LargestBatch);
+        for (var i = 0; i < 6; i++)
+        {
+            var expected = (await alone.InferAsync(InferenceHostTests.MlpRequest(rows: 1, seed: i))).Outputs[0];
+            AssertClose(expected.ToArray<float>(), Assert.Single(results[i].Outputs).ToArray<float>());
+        }
+    }
+
     private static void AssertClose(float[] expected, float[] actual)
     {
         Assert.Equal(expected.Length, actual.Length);
