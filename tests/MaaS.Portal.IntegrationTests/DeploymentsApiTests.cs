@@ -135,6 +135,20 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
     }
 
     [Fact]
+    public async Task ErrorBodies_ReadAsWritten_ForPeopleUsingCurl()
+    {
+        await EnsureDeployedAsync("mlp-bad");
+
+        var response = await _api.PostAsync("/v2/models/mlp-bad/infer", new StringContent("""{"inputs": []}""", Encoding.UTF8, "application/json"));
+
+        // The raw text, as curl prints it: the quotes around the input's name as they are, as on the portal's other routes.
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.StartsWith("""{"error":"missing input 'input'""", text);
+        Assert.DoesNotContain(@"\u0027", text);
+    }
+
+    [Fact]
     public async Task DeeplyNestedJson_UnsupportedContentType_AndUnknownVersions_AreRefused()
     {
         await EnsureDeployedAsync("mlp-bad");

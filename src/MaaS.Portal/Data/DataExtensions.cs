@@ -14,7 +14,11 @@ public static class DataExtensions
         var connectionString = SqliteConnectionString(paths.PortalDatabase);
         // The factory serves Blazor components (one short-lived context per operation); it also registers a
         // scoped PortalDbContext for Identity and API endpoints.
-        builder.Services.AddDbContextFactory<PortalDbContext>(options => options.UseSqlite(connectionString));
+        // Single queries, said outright (EF warns on every query with two collection includes otherwise): the only
+        // such include is a chain (model → versions → files), whose join does not multiply rows, and one query reads
+        // one consistent snapshot where split queries would need a transaction.
+        builder.Services.AddDbContextFactory<PortalDbContext>(options =>
+            options.UseSqlite(connectionString, sqlite => sqlite.UseQuerySplittingBehavior(QuerySplittingBehavior.SingleQuery)));
         builder.Services.AddHostedService<DatabaseInitializer>();
     }
 

@@ -374,7 +374,13 @@ public sealed class InferenceEndpoint(
 
     /// <summary>An answer with the protocol's <c>{"error": ...}</c> body, serialised first so metering can count its bytes.</summary>
     private static InferenceAnswer ErrorAnswer(int status, string message) =>
-        new(status, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { error = message }), "application/json; charset=utf-8", null, message, 0, null);
+        new(status, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { error = message }, ErrorJson), "application/json; charset=utf-8", null, message, 0, null);
+
+    /// <summary>
+    /// Written as the other routes' errors are (ASP.NET Core's JSON options, which Results.Json uses): the body goes to the
+    /// client as application/json, never into a page, so quotes in a message stay readable ('input') instead of \u0027.
+    /// </summary>
+    private static readonly System.Text.Json.JsonSerializerOptions ErrorJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static async Task WriteAsync(HttpContext http, InferenceAnswer answer)
     {
