@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using MaaS.Portal.Features.Costs;
 using Microsoft.Extensions.DependencyInjection;
+using static MaaS.Portal.IntegrationTests.ModelUploads;
 
 namespace MaaS.Portal.IntegrationTests;
 
@@ -12,7 +13,7 @@ public sealed partial class MeteringTests
     [Fact]
     public async Task UsageApi_PricesTheTraffic_AtTheSheetInForce()
     {
-        await DeployAsync(_api, "cost-priced");
+        await DeployMlpAsync(_api, "cost-priced");
         for (var i = 0; i < 5; i++) Assert.Equal(HttpStatusCode.OK, (await _api.PostAsJsonAsync("/v2/models/cost-priced/infer", Infer)).StatusCode);
         await FlushAsync();
 
@@ -65,7 +66,7 @@ public sealed partial class MeteringTests
     public async Task AUserOverBudget_CannotDeployAgain_UntilAnAdminLiftsIt_WhileWhatServesKeepsServing()
     {
         var (user, userId) = await UserAsync("budget-user@test.local");
-        await DeployAsync(user, "budget-first");
+        await DeployMlpAsync(user, "budget-first");
         for (var i = 0; i < 3; i++) await user.PostAsJsonAsync("/v2/models/budget-first/infer", Infer);
         await FlushAsync();
 

@@ -59,7 +59,7 @@ public sealed partial class MeteringTests(MeteringTests.Portal portal) : IClassF
     [Fact]
     public async Task Requests_AreFlushedAsMinuteRows_WithErrorsVcpuSecondsAndBytes()
     {
-        await DeployAsync(_api, "meter-basic", new { intraOpThreads = 2 });
+        await DeployMlpAsync(_api, "meter-basic", new { intraOpThreads = 2 });
 
         for (var i = 0; i < 7; i++) Assert.Equal(HttpStatusCode.OK, (await _api.PostAsJsonAsync("/v2/models/meter-basic/infer", Infer)).StatusCode);
         for (var i = 0; i < 3; i++) Assert.Equal(HttpStatusCode.BadRequest, (await PostBadAsync(_api, "meter-basic")).StatusCode);
@@ -93,7 +93,7 @@ public sealed partial class MeteringTests(MeteringTests.Portal portal) : IClassF
     [Fact]
     public async Task UsageOfADeletedDeployment_StaysCounted_AndIsMarkedDeleted()
     {
-        await DeployAsync(_api, "meter-gone");
+        await DeployMlpAsync(_api, "meter-gone");
         for (var i = 0; i < 3; i++) await _api.PostAsJsonAsync("/v2/models/meter-gone/infer", Infer);
         await FlushAsync();
         await _api.PostAsJsonAsync("/v2/models/meter-gone/infer", Infer);
@@ -111,7 +111,7 @@ public sealed partial class MeteringTests(MeteringTests.Portal portal) : IClassF
     [Fact]
     public async Task Metrics_AreValidPrometheusText_WithTheRequestCounters()
     {
-        await DeployAsync(_api, "meter-prom");
+        await DeployMlpAsync(_api, "meter-prom");
         for (var i = 0; i < 3; i++) await _api.PostAsJsonAsync("/v2/models/meter-prom/infer", Infer);
         await PostBadAsync(_api, "meter-prom");
 
@@ -154,8 +154,8 @@ public sealed partial class MeteringTests(MeteringTests.Portal portal) : IClassF
     public async Task UsageApi_GroupsByUserModelDeploymentAndDay_AndShowsUsersOnlyTheirOwn()
     {
         var (other, otherId) = await UserAsync("usage-other@test.local");
-        await DeployAsync(other, "meter-theirs", modelName: "their scorer");
-        await DeployAsync(_api, "meter-mine");
+        await DeployMlpAsync(other, "meter-theirs", modelName: "their scorer");
+        await DeployMlpAsync(_api, "meter-mine");
         for (var i = 0; i < 2; i++) await other.PostAsJsonAsync("/v2/models/meter-theirs/infer", Infer);
         await PostBadAsync(other, "meter-theirs");
         for (var i = 0; i < 5; i++) await _api.PostAsJsonAsync("/v2/models/meter-mine/infer", Infer);
@@ -237,19 +237,6 @@ public sealed partial class MeteringTests(MeteringTests.Portal portal) : IClassF
         var userId = (await admin.ListAsync()).Single(u => u.Email == email).Id;
         var key = await portal.Services.GetRequiredService<ApiKeyService>().CreateAsync(userId, "metering");
         return (portal.CreateApiClient(key.Secret), userId);
-    }
-
-    private static async Task DeployAsync(HttpClient client, string name, object? settings = null, string? modelName = null)
-    {
-        var upload = await client.PostAsync("/api/models", Form(TestModels.Bytes(TestModels.Mlp()), "model.onnx", name: modelName ?? name));
-        Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
-        var slug = (await upload.JsonAsync()).GetProperty("model").GetProperty("slug").GetString();
-        var created = await client.PostAsJsonAsync("/api/deployments", new { name, modelId = slug, version = 1, settings });
-        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        var jobId = (await created.JsonAsync()).GetProperty("job").GetProperty("id").GetString();
-        var job = await Poll.UntilAsync(async () => JsonDocument.Parse(await client.GetStringAsync($"/api/jobs/{jobId}")).RootElement,
-            j => j.GetProperty("state").GetString() is "Succeeded" or "Failed" or "Cancelled", TimeSpan.FromSeconds(60));
-        Assert.True(job.GetProperty("state").GetString() == "Succeeded", job.GetProperty("message").GetString());
     }
 
     /// <summary>Every sample line of a Prometheus text exposition, by name and labels; fails on a line that is not one.</summary>

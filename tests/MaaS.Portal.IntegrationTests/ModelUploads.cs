@@ -1,5 +1,7 @@
 using System.IO.Compression;
+using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using MaaS.Onnx.Testing;
 using MaaS.Portal.Storage;
@@ -7,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace MaaS.Portal.IntegrationTests;
 
-/// <summary>Request bodies for model uploads, and what a test reads back about the data folder.</summary>
+/// <summary>Request bodies for model uploads, a deployed test model, and what a test reads back about the data folder.</summary>
 internal static class ModelUploads
 {
     public static MultipartFormDataContent Form(byte[] file, string fileName = "model.onnx", string? name = null,
@@ -56,6 +58,20 @@ internal static class ModelUploads
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>Uploads the test MLP as a new model and deploys it as <paramref name="name"/>, waiting for the deploy job to succeed.</summary>
+    public static async Task DeployMlpAsync(HttpClient client, string name, object? settings = null, string? modelName = null)
+    {
+        var upload = await client.PostAsync("/api/models", Form(TestModels.Bytes(TestModels.Mlp()), "model.onnx", name: modelName ?? name));
+        Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
+        var slug = (await upload.JsonAsync()).GetProperty("model").GetProperty("slug").GetString();
+        var created = await client.PostAsJsonAsync("/api/deployments", new { name, modelId = slug, version = 1, settings });
+        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+        var jobId = (await created.JsonAsync()).GetProperty("job").GetProperty("id").GetString();
+        var job = await Poll.UntilAsync(async () => JsonDocument.Parse(await client.GetStringAsync($"/api/jobs/{jobId}")).RootElement,
+            j => j.GetProperty("state").GetString() is "Succeeded" or "Failed" or "Cancelled", TimeSpan.FromSeconds(60));
+        Assert.True(job.GetProperty("state").GetString() == "Succeeded", job.GetProperty("message").GetString());
     }
 
     public static async Task<JsonElement> JsonAsync(this HttpResponseMessage response) =>
