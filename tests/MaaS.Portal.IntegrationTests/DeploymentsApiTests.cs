@@ -187,6 +187,54 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
     }
 
     [Fact]
+    public async Task BodiesAtTheLimit_AreServed_AndOneByteOver_Get413_InJsonAndBinary()
+    {
+        // Triton's boundary pair (http_input_size_limit_test): exactly the limit is served, one byte more is refused.
+        const int limit = 1024;
+        await DeployAsync(TestModels.Mlp(), "mlp-boundary", new { maxRequestBytes = limit });
+        var expected = RunDirectly(TestModels.Mlp(), Row);
+
+        byte[] Json(int size)
+        {
+            var json = """{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0.5, -1.25, 2, 0.75]}]}""";
+            return Encoding.UTF8.GetBytes(json[..^1] + new string(' ', size - json.Length) + "}");
+        }
+        (byte[] Body, int HeaderLength) Binary(int size)
+        {
+            var header = """{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}}]}""";
+            header = header[..^1] + new string(' ', size - 16 - header.Length) + "}";
+            var body = new byte[size];
+            var headerLength = Encoding.UTF8.GetBytes(header, body);
+            for (var i = 0; i < 4; i++) BinaryPrimitives.WriteSingleLittleEndian(body.AsSpan(headerLength + i * 4), Row[i]);
+            return (body, headerLength);
+        }
+        async Task<HttpResponseMessage> SendAsync(byte[] body, int? headerLength)
+        {
+            var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new MediaTypeHeaderValue(headerLength is null ? "application/json" : "application/octet-stream");
+            if (headerLength is { } length) content.Headers.Add("Inference-Header-Content-Length", length.ToString());
+            return await _api.PostAsync("/v2/models/mlp-boundary/infer", content);
+        }
+
+        var jsonAt = await SendAsync(Json(limit), null);
+        var (binaryBody, binaryHeader) = Binary(limit);
+        var binaryAt = await SendAsync(binaryBody, binaryHeader);
+        var jsonOver = await SendAsync(Json(limit + 1), null);
+        var (binaryOverBody, binaryOverHeader) = Binary(limit + 1);
+        var binaryOver = await SendAsync(binaryOverBody, binaryOverHeader);
+
+        Assert.Equal(HttpStatusCode.OK, jsonAt.StatusCode);
+        Assert.Equal(expected, (await jsonAt.JsonAsync()).GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(v => v.GetSingle()).ToArray());
+        Assert.Equal(HttpStatusCode.OK, binaryAt.StatusCode);
+        Assert.Equal(expected, (await binaryAt.JsonAsync()).GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(v => v.GetSingle()).ToArray());
+        foreach (var over in new[] { jsonOver, binaryOver })
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, over.StatusCode);
+            Assert.Contains("1,024 bytes", (await over.JsonAsync()).GetProperty("error").GetString());
+        }
+    }
+
+    [Fact]
     public async Task AMalformedRequestBesideValidOnes_LeavesEachValidCallerItsOwnAnswer()
     {
         await DeployAsync(TestModels.Mlp(), "mlp-mixed", new { maxBatchSize = 8, batchingDelayMilliseconds = 5 });
