@@ -72,6 +72,7 @@ public sealed class PlaygroundPanelsTests : MudTestBase, IDisposable
 
         Assert.Equal(2, panel.FindAll("[data-testid=history-entry]").Count);
         Assert.Contains("1.5 ms", panel.FindAll("[data-testid=history-entry]")[0].TextContent);
+        Assert.Contains("250 ms", panel.FindAll("[data-testid=history-entry]")[1].TextContent);
         // Only a request whose body was kept can run again.
         var buttons = panel.FindAll("button[data-testid=history-rerun]");
         Assert.Single(buttons);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MaaS.Portal.Features.Models;
 
 namespace MaaS.Portal.Features.Costs;
 
@@ -12,11 +13,5 @@ public static class CostFormat
         return amount.ToString("N" + digits, CultureInfo.InvariantCulture) + " " + currency;
     }
 
-    public static string Latency(double? seconds) => seconds switch
-    {
-        null => "–",
-        < 0.001 => $"{seconds * 1e6:0} µs",
-        < 1 => $"{seconds * 1000:0.#} ms",
-        _ => $"{seconds:0.##} s",
-    };
+    public static string Latency(double? seconds) => seconds is { } s ? Format.Duration(TimeSpan.FromSeconds(s)) : "–";
 }

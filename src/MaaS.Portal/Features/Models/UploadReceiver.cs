@@ -59,6 +59,20 @@ public sealed class UploadReceiver(BlobStore blobs, IOptions<ModelsOptions> opti
 
 public static class Format
 {
+    /// <summary>
+    /// A duration as people read it, with enough digits to tell a small one from zero: 18 µs, 2.8 ms, 45.6 ms, 1.25 s.
+    /// A tiny model's run takes microseconds; "0.0 ms" would read as "did not run".
+    /// </summary>
+    public static string Duration(TimeSpan duration) => duration.TotalSeconds switch
+    {
+        < 0.001 => $"{duration.TotalSeconds * 1e6:0} µs",
+        < 1 => $"{duration.TotalMilliseconds:0.#} ms",
+        _ => $"{duration.TotalSeconds:0.##} s",
+    };
+
+    /// <summary><see cref="Duration(TimeSpan)"/> of a count of milliseconds.</summary>
+    public static string Milliseconds(double milliseconds) => Duration(TimeSpan.FromMilliseconds(milliseconds));
+
     public static string Bytes(long bytes) => bytes switch
     {
         >= 1L << 30 => $"{bytes / (double)(1L << 30):0.##} GiB",
