@@ -1,0 +1,37 @@
+using Bunit;
+using MaaS.Portal.Components;
+using MaaS.Portal.Features.Deployments;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MaaS.Portal.Tests;
+
+public sealed class ChartAxesTests : MudTestBase
+{
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(3, 1)]
+    [InlineData(5, 1)]
+    [InlineData(7.3, 2)]
+    [InlineData(12, 5)]
+    [InlineData(37, 10)]
+    [InlineData(1000, 200)]
+    [InlineData(2600, 1000)]
+    public void Step_ReachesTheLargestValue_InAboutFiveNiceSteps(double max, int expected) =>
+        Assert.Equal(expected, ChartAxes.Step(max));
+
+    [Fact]
+    public void TrafficChart_FitsAFewRequestsAMinute_InsteadOfMudBlazorsDefaultTwenty()
+    {
+        Services.AddSingleton(TimeProvider.System);
+        var minute = DateTimeOffset.UtcNow;
+        minute = new DateTimeOffset(minute.Year, minute.Month, minute.Day, minute.Hour, minute.Minute, 0, TimeSpan.Zero);
+        var charts = Render<DeploymentTrafficCharts>(p => p.Add(c => c.LastHour, [new MinuteFigures(minute, 4, 0, 1.2, 2.8)]));
+
+        var axis = YAxisLabels(charts.Find("[data-testid=requests-chart]"));
+        Assert.Contains("4", axis);
+        Assert.DoesNotContain("20", axis);
+    }
+
+    private static List<string> YAxisLabels(AngleSharp.Dom.IElement chart) =>
+        chart.QuerySelectorAll("text").Select(t => t.TextContent.Trim()).Where(t => t.Length > 0 && char.IsDigit(t[0]) && !t.Contains(':')).ToList();
+}
