@@ -57,7 +57,7 @@ public sealed class CompressionTests(BrowserFixture browser)
         Assert.Contains("v1", text);
         Assert.Contains("v2", text);
         Assert.Contains("compressed from v1", text);
-        Assert.Matches(@"Latency p50\s+[\d.]+ ms\s+[\d.]+ ms\s+×[\d.]+", text);
+        Assert.Matches(@"Latency p50\s+[\d.]+ (µs|ms|s)\s+[\d.]+ (µs|ms|s)\s+×[\d.]+", text);
         Assert.True(await page.Locator("[data-testid=comparison-chart] svg").First.IsVisibleAsync());
         await page.ScreenshotAsync("compression-comparison");
     }
