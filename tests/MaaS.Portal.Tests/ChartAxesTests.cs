@@ -20,6 +20,18 @@ public sealed class ChartAxesTests : MudTestBase
         Assert.Equal(expected, ChartAxes.Step(max));
 
     [Fact]
+    public void Sparse_KeepsAtMostEightLabels_EvenlySpaced_WithTheNewest()
+    {
+        var days = Enumerable.Range(1, 30).Select(d => $"day {d}").ToList();
+
+        var shown = ChartAxes.Sparse(days).Where(l => l.Length > 0).ToList();
+
+        Assert.Equal(["day 2", "day 6", "day 10", "day 14", "day 18", "day 22", "day 26", "day 30"], shown);
+        Assert.Equal(30, ChartAxes.Sparse(days).Length);
+        Assert.Equal(["a", "b", "c"], ChartAxes.Sparse(["a", "b", "c"]));
+    }
+
+    [Fact]
     public void TrafficChart_FitsAFewRequestsAMinute_InsteadOfMudBlazorsDefaultTwenty()
     {
         Services.AddSingleton(TimeProvider.System);

@@ -15,4 +15,14 @@ public static class ChartAxes
         var step = raw <= magnitude ? magnitude : raw <= 2 * magnitude ? 2 * magnitude : raw <= 5 * magnitude ? 5 * magnitude : 10 * magnitude;
         return (int)Math.Min(step, 1_000_000_000);
     }
+
+    /// <summary>
+    /// At most <paramref name="most"/> of the labels, evenly spaced back from the last (the newest stays labelled), the rest
+    /// blank: thirty days' labels side by side overlap into one unreadable line.
+    /// </summary>
+    public static string[] Sparse(IReadOnlyList<string> labels, int most = 8)
+    {
+        var every = Math.Max(1, (int)Math.Ceiling(labels.Count / (double)most));
+        return labels.Select((label, i) => (labels.Count - 1 - i) % every == 0 ? label : "").ToArray();
+    }
 }
