@@ -43,6 +43,27 @@ public sealed class PortalShellTests(BrowserFixture browser)
     }
 
     [Fact]
+    public async Task OnAPhone_PagesFitTheScreen_AndTheAppBarStaysOnOneLine()
+    {
+        var page = await browser.NewPageAsync();
+        await page.LogInAsync(PortalFactory.AdminEmail, PortalFactory.AdminPassword);
+        await page.SetViewportSizeAsync(390, 844);
+
+        foreach (var path in new[] { "/", "/deployments", "/jobs", "/admin/costs" })
+        {
+            await page.GotoAsync(path);
+            await page.WaitForCircuitAsync();
+            // Nothing wider than the screen: a header's actions wrap below its title instead.
+            Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"),
+                $"{path} is {await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth")} px wide on a 390 px screen");
+            var bar = await page.Locator(".mud-appbar").BoundingBoxAsync();
+            Assert.True(bar!.Height <= 64, $"{path}: the app bar is {bar.Height} px tall");
+        }
+        // The log-out button keeps its icon and its accessible name.
+        Assert.Equal("Log out", await page.Locator("[data-testid=logout]").GetAttributeAsync("aria-label"));
+    }
+
+    [Fact]
     public async Task User_DoesNotSeeTheJobDashboardLink_AndIsRefusedTheDashboard()
     {
         var page = await browser.NewPageAsync();
