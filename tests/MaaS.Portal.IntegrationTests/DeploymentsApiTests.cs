@@ -443,7 +443,8 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
         }
     }
 
-    private static float[] RunDirectly(ModelProto model, float[] row)
+    /// <summary>The model's answer for one row, from ONNX Runtime run directly on the same bytes.</summary>
+    internal static float[] RunDirectly(ModelProto model, float[] row)
     {
         using var session = new InferenceSession(TestModels.Bytes(model));
         using var input = OrtValue.CreateTensorValueFromMemory(row, [1, 4]);

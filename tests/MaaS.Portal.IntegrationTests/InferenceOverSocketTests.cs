@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using MaaS.Onnx.Testing;
 using MaaS.Portal.Testing;
-using Microsoft.ML.OnnxRuntime;
 using static MaaS.Portal.IntegrationTests.ModelUploads;
 
 namespace MaaS.Portal.IntegrationTests;
@@ -50,16 +49,6 @@ public sealed class InferenceOverSocketTests
         Assert.StartsWith("HTTP/1.1 200", response);
         var json = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
         var output = json.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(v => v.GetSingle()).ToArray();
-        Assert.Equal(RunDirectly(row), output);
-    }
-
-    private static float[] RunDirectly(float[] row)
-    {
-        using var session = new InferenceSession(TestModels.Bytes(TestModels.Mlp()));
-        using var input = OrtValue.CreateTensorValueFromMemory(row, [1, 4]);
-        // Held in a variable: a RunOptions only passed inline can be finalized (and freed) while the run still reads it.
-        using var runOptions = new RunOptions();
-        using var outputs = session.Run(runOptions, ["input"], [input], ["output"]);
-        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        Assert.Equal(DeploymentsApiTests.RunDirectly(TestModels.Mlp(), row), output);
     }
 }
