@@ -270,7 +270,10 @@ internal static class InferenceBenchmark
         var m = LoadResult.Combine(minimalResults);
         rows.Add(new($"(b) 4-feature classifier, {settings.Clients} clients, minimal Kestrel + ONNX Runtime server (the floor)", Describe(m), "floor", ""));
         rows.Add(new($"(b) same, portal ({settings.TinyInstances} instances × 1 thread)", $"{Describe(p)} = **{p.Rate / m.Rate:0.00}× the floor**", "≥ 1× (beat the floor)", Verdict(p.Rate >= m.Rate && p.Errors == 0)));
-        details.Add($"(b) {settings.Rounds} alternating rounds of {perRound.TotalSeconds:0.#} s per server, each after load until its JIT had settled (portal {portalWarmUp.TotalSeconds:0} s, minimal {minimalWarmUp.TotalSeconds:0} s); server CPU per request: portal {p.ServerCpuMicroseconds:0} µs, minimal {m.ServerCpuMicroseconds:0} µs; " +
+        // Each round's ratio on its own, so a reader sees how far the machine's noise moves the figure within one run.
+        var roundRatios = portalResults.Zip(minimalResults, (portalRound, minimalRound) => $"{portalRound.Rate / minimalRound.Rate:0.00}×");
+        details.Add($"(b) {settings.Rounds} alternating rounds of {perRound.TotalSeconds:0.#} s per server, each after load until its JIT had settled (portal {portalWarmUp.TotalSeconds:0} s, minimal {minimalWarmUp.TotalSeconds:0} s); portal vs floor by round: {string.Join(", ", roundRatios)}; " +
+                    $"server CPU per request: portal {p.ServerCpuMicroseconds:0} µs, minimal {m.ServerCpuMicroseconds:0} µs; " +
                     $"harness (client) CPU per request: portal phase {p.ClientCpuMicroseconds:0} µs, minimal phase {m.ClientCpuMicroseconds:0} µs");
 
         // Where the portal's time goes: the same clients on two cheaper routes of the same process.
