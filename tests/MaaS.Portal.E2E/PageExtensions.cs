@@ -5,8 +5,20 @@ namespace MaaS.Portal.E2E;
 internal static class PageExtensions
 {
     /// <summary>Clicks on interactive pages only work once the Blazor circuit is connected.</summary>
-    public static Task WaitForCircuitAsync(this IPage page) =>
-        page.Locator("#circuit-ready").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached });
+    public static async Task WaitForCircuitAsync(this IPage page)
+    {
+        try
+        {
+            await page.Locator("#circuit-ready").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached });
+        }
+        catch (TimeoutException e)
+        {
+            // Say where the page got stuck: a timeout alone does not tell a failed log-in from a circuit that never came.
+            await page.ScreenshotAsync("circuit-timeout");
+            var text = await page.Locator("body").InnerTextAsync(new LocatorInnerTextOptions { Timeout = 5_000 });
+            throw new TimeoutException($"No Blazor circuit on {page.Url}; the page reads: {text[..Math.Min(text.Length, 2_000)]}", e);
+        }
+    }
 
     public static async Task LogInAsync(this IPage page, string email, string password)
     {

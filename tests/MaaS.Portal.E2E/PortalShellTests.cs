@@ -14,6 +14,9 @@ public sealed class PortalShellTests(BrowserFixture browser)
         Assert.Contains("/Account/Login", page.Url);
 
         await page.ClickAsync("text=Create one");
+        // The link is an enhanced navigation: the log-in form (which has its own #email) stays until the register
+        // form is patched in, and typing before then is lost.
+        await page.Locator("#confirm").WaitForAsync();
         await page.FillAsync("#email", "newcomer@test.local");
         await page.FillAsync("#password", "Newcomer-Passw0rd!");
         await page.FillAsync("#confirm", "Newcomer-Passw0rd!");
