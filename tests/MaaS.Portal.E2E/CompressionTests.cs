@@ -14,7 +14,7 @@ public sealed class CompressionTests(BrowserFixture browser)
         await page.RegisterAsync("squeezer@test.local", "Squeezer-Passw0rd!");
         await page.GotoAsync("/models");
         await page.WaitForCircuitAsync();
-        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(new FilePayload
+        await page.ChooseModelFileAsync(new FilePayload
         {
             Name = "wide-mlp.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.WideMlp()),
         });

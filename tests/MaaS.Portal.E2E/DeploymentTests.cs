@@ -16,7 +16,7 @@ public sealed class DeploymentTests(BrowserFixture browser)
         await page.RegisterAsync("operator@test.local", "Operator-Passw0rd!");
         await page.GotoAsync("/models");
         await page.WaitForCircuitAsync();
-        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(new FilePayload
+        await page.ChooseModelFileAsync(new FilePayload
         {
             Name = "tiny-classifier.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.Mlp()),
         });

@@ -19,7 +19,7 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         await page.WaitForCircuitAsync();
         Assert.Contains("No models yet", await page.ContentAsync());
 
-        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(ResNet18);
+        await page.ChooseModelFileAsync(ResNet18);
         await page.Locator("input[data-testid=upload-name], [data-testid=upload-name] input").FillAsync("ResNet-18");
         await page.ClickAsync("[data-testid=upload-start]");
         // The status line names bytes, percent, speed and time left while the file moves, then the sandbox check.
@@ -67,7 +67,7 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         await page.GotoAsync("/models");
         await page.WaitForCircuitAsync();
 
-        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(new FilePayload
+        await page.ChooseModelFileAsync(new FilePayload
         {
             Name = "holiday.onnx", MimeType = "application/octet-stream", Buffer = TestModels.JpegLikeBytes(),
         });
@@ -77,6 +77,35 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         await error.WaitForAsync();
         Assert.Contains("not an ONNX model: it looks like a JPEG image", await error.InnerTextAsync());
         Assert.Contains("No models yet", await page.ContentAsync());
+    }
+
+    [Fact]
+    public async Task AFilePickedBeforeTheUploadScriptLoads_IsStillTaken()
+    {
+        var page = await browser.NewPageAsync();
+        await page.RegisterAsync("early@test.local", "Early-Passw0rd!");
+        // Hold the upload panel's script back, as a slow connection would, and pick the file meanwhile.
+        var held = new TaskCompletionSource();
+        var requested = new TaskCompletionSource();
+        await page.RouteAsync("**/js/model-upload*.js", async route =>
+        {
+            requested.TrySetResult();
+            await held.Task;
+            await route.ContinueAsync();
+        });
+        await page.GotoAsync("/models");
+        await page.WaitForCircuitAsync();
+        await requested.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(new FilePayload
+        {
+            Name = "early-bird.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.Mlp()),
+        });
+        Assert.Equal(0, await page.Locator("[data-testid=drop-zone][data-ready=true]").CountAsync());
+
+        held.SetResult();
+        await page.Locator("[data-testid=drop-zone][data-ready=true]").WaitForAsync();
+        await page.ClickAsync("[data-testid=upload-start]");
+        await page.WaitForURLAsync("**/models/early-bird?version=1");
     }
 
     [Fact]
@@ -94,7 +123,7 @@ public sealed class ModelUploadTests(BrowserFixture browser)
             ["offline"] = false, ["latency"] = 0, ["downloadThroughput"] = -1, ["uploadThroughput"] = 2_000_000,
         });
 
-        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(ResNet18);
+        await page.ChooseModelFileAsync(ResNet18);
         await page.ClickAsync("[data-testid=upload-start]");
         var status = page.Locator("[data-testid=upload-status]");
         await page.WaitForFunctionAsync(@"() => /MiB\/s · .+ left/.test(document.querySelector('[data-testid=upload-status]')?.innerText ?? '')");
@@ -116,7 +145,7 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         await page.RegisterAsync("tidy@test.local", "Tidy-Passw0rd!");
         await page.GotoAsync("/models");
         await page.WaitForCircuitAsync();
-        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(new FilePayload
+        await page.ChooseModelFileAsync(new FilePayload
         {
             Name = "short-lived.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.Mlp()),
         });
@@ -145,7 +174,8 @@ public sealed class ModelUploadTests(BrowserFixture browser)
             transfer.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
             return transfer;
         }", new object[] { name, Convert.ToBase64String(bytes) });
-        var zone = page.Locator("[data-testid=drop-zone]");
+        // A drop before the panel's script listens goes unheard, as it would for a person.
+        var zone = page.Locator("[data-testid=drop-zone][data-ready=true]");
         await zone.DispatchEventAsync("dragenter", new { dataTransfer = transfer });
         await zone.DispatchEventAsync("drop", new { dataTransfer = transfer });
     }

@@ -39,6 +39,21 @@ internal static class PageExtensions
         await page.WaitForCircuitAsync();
     }
 
+    /// <summary>
+    /// Picks a model file in the upload panel once its script listens: the panel attaches after the circuit starts,
+    /// so a pick or a drop before then would go unheard.
+    /// </summary>
+    public static Task ChooseModelFileAsync(this IPage page, FilePayload file) => ChooseModelFileAsync(page, input => input.SetInputFilesAsync(file));
+
+    /// <inheritdoc cref="ChooseModelFileAsync(IPage, FilePayload)"/>
+    public static Task ChooseModelFileAsync(this IPage page, string path) => ChooseModelFileAsync(page, input => input.SetInputFilesAsync(path));
+
+    private static async Task ChooseModelFileAsync(IPage page, Func<ILocator, Task> choose)
+    {
+        await page.Locator("[data-testid=drop-zone][data-ready=true]").WaitForAsync();
+        await choose(page.Locator("[data-testid=model-file]"));
+    }
+
     /// <summary>Saves a screenshot beside the test results, for people reading a failed run.</summary>
     public static Task ScreenshotAsync(this IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(AppContext.BaseDirectory, "screenshots", $"{name}.png"), FullPage = true });

@@ -26,7 +26,7 @@ public sealed class PlaygroundTests(BrowserFixture browser)
         await page.RegisterAsync("tryer@test.local", "Tryer-Passw0rd!");
         await page.GotoAsync("/models");
         await page.WaitForCircuitAsync();
-        await page.Locator("[data-testid=model-file]").SetInputFilesAsync(new FilePayload
+        await page.ChooseModelFileAsync(new FilePayload
         {
             Name = "animals.onnx", MimeType = "application/octet-stream", Buffer = TenClassClassifier(out var weights, out var bias),
         });
