@@ -51,7 +51,7 @@ public sealed class DeploymentsPageTests : MudTestBase, IDisposable
         Assert.Equal("Ready", page.Find("[data-testid=deployment-state]").GetAttribute("data-state"));
         Assert.NotEqual("0", page.Find("[data-testid=deployment-rate]").TextContent.Trim());
         Assert.Equal("1", page.Find("[data-testid=deployment-errors]").TextContent.Trim());
-        Assert.Contains("/v2/models/iris-live/infer", page.Markup);
+        Assert.Contains("/v2/models/iris-live/infer", row.Closest("tr")!.TextContent);
         Assert.Contains("4.00", page.Markup);
     }
 
