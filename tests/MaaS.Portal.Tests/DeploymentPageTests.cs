@@ -1,5 +1,7 @@
 using System.Security.Claims;
 using Bunit;
+using MaaS.Onnx.Inference;
+using MaaS.Onnx.Testing;
 using MaaS.Portal.Features.Deployments;
 using Microsoft.AspNetCore.Components;
 using Microsoft.EntityFrameworkCore;
@@ -41,6 +43,52 @@ public sealed class DeploymentPageTests : MudTestBase, IDisposable
         Assert.Equal("/keys", page.Find("[data-testid=keys-link]").GetAttribute("href"));
         Assert.Contains("has shape [1, 5]", page.Find("[data-testid=recent-errors]").TextContent);
         Assert.NotEmpty(page.FindAll("[data-testid=requests-chart] svg"));
+    }
+
+    [Fact]
+    public async Task Instances_ShowWhatTheHostRuns_WithRequestsPerRunWhenItBatches()
+    {
+        await SignInWithDeploymentAsync("operator@test.local", "iris-busy", (1, 100), (2, 0));
+        var host = Services.GetRequiredService<ModelHost>();
+        var path = Path.Combine(Path.GetTempPath(), $"mlp-{Guid.NewGuid():N}.onnx");
+        await File.WriteAllBytesAsync(path, TestModels.Bytes(TestModels.Mlp()));
+        try
+        {
+            // A real ONNX Runtime session per version, batching with room for the whole burst.
+            var settings = new InferenceSettings { Instances = 2, MaxBatchSize = 8, BatchingDelay = TimeSpan.FromMilliseconds(20) };
+            await host.ApplyAsync("iris-busy", 1, [new ServedVersion(1, 100, path), new ServedVersion(2, 0, path)], settings, CancellationToken.None);
+            await Task.WhenAll(Enumerable.Range(0, 6).Select(i => host.InferAsync("iris-busy", 1,
+                InferenceRequest.Of(InferenceTensor.FromValues<float>("input", [1, 4], [i, 1, 2, 3])), CancellationToken.None)));
+            var stats = host.Loaded("iris-busy", 1)!.Statistics;
+            Assert.Equal(6, stats.BatchedRequests);
+
+            var page = Render<DeploymentPage>(p => p.Add(c => c.Name, "iris-busy"));
+
+            var v1 = page.WaitForElement("[data-testid=deployment-instances] tr[data-version='1']");
+            Assert.Equal("0 of 2", v1.QuerySelector("[data-testid=busy]")!.TextContent);
+            Assert.Equal("0", v1.QuerySelector("[data-testid=waiting]")!.TextContent);
+            Assert.Equal((6.0 / stats.Runs).ToString("0.0"), v1.QuerySelector("[data-testid=requests-per-run]")!.TextContent);
+            Assert.Equal(stats.LargestBatch.ToString(), v1.QuerySelector("[data-testid=largest-run]")!.TextContent);
+            // Version 2 is loaded (weight 0: callers reach it by number) and has not run yet.
+            var v2 = page.Find("[data-testid=deployment-instances] tr[data-version='2']");
+            Assert.Equal("—", v2.QuerySelector("[data-testid=requests-per-run]")!.TextContent);
+        }
+        finally
+        {
+            await host.UnloadAsync("iris-busy");
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task Instances_AreNotShown_WhenTheHostHasNothingLoaded()
+    {
+        await SignInWithDeploymentAsync("idle@test.local", "iris-idle", (1, 100));
+
+        var page = Render<DeploymentPage>(p => p.Add(c => c.Name, "iris-idle"));
+
+        page.WaitForElement("[data-testid=deployment-live]");
+        Assert.Empty(page.FindAll("[data-testid=deployment-instances]"));
     }
 
     [Fact]
