@@ -54,6 +54,17 @@ internal static class PageExtensions
         await choose(page.Locator("[data-testid=model-file]"));
     }
 
+    /// <summary>
+    /// Picks a file in a Blazor InputFile (MudFileUpload renders one) once it listens: its script attaches one round
+    /// trip after the render that shows it, and a pick before then goes unheard. The attach marks the element with
+    /// <c>_blazorInputFileNextFileId</c>, an internal of .NET 10's blazor.web.js.
+    /// </summary>
+    public static async Task ChooseFileAsync(this ILocator input, FilePayload file)
+    {
+        await input.Page.WaitForFunctionAsync("input => input._blazorInputFileNextFileId !== undefined", await input.ElementHandleAsync());
+        await input.SetInputFilesAsync(file);
+    }
+
     /// <summary>Saves a screenshot beside the test results, for people reading a failed run.</summary>
     public static Task ScreenshotAsync(this IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(AppContext.BaseDirectory, "screenshots", $"{name}.png"), FullPage = true });

@@ -17,7 +17,7 @@ public sealed class TrainingTests(BrowserFixture browser)
         await page.WaitForCircuitAsync();
         Assert.Contains("No datasets yet", await page.Locator("[data-testid=datasets-empty]").InnerTextAsync());
 
-        await page.Locator("[data-testid=dataset-upload] input[type=file]").SetInputFilesAsync(new FilePayload
+        await page.Locator("[data-testid=dataset-upload] input[type=file]").ChooseFileAsync(new FilePayload
         {
             Name = "loans.csv", MimeType = "text/csv", Buffer = Encoding.UTF8.GetBytes(SyntheticCsv.Binary(rows: 300)),
         });
@@ -58,7 +58,7 @@ public sealed class TrainingTests(BrowserFixture browser)
         await page.GotoAsync("/training");
         await page.WaitForCircuitAsync();
 
-        await page.Locator("[data-testid=dataset-upload] input[type=file]").SetInputFilesAsync(new FilePayload
+        await page.Locator("[data-testid=dataset-upload] input[type=file]").ChooseFileAsync(new FilePayload
         {
             Name = "poem.csv", MimeType = "text/csv", Buffer = Encoding.UTF8.GetBytes("Roses are red\nviolets are blue\n"),
         });

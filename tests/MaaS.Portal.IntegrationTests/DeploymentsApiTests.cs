@@ -249,7 +249,11 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
         for (var i = 0; i < rows.Count; i++)
         {
             var answer = await (await calls[i]).JsonAsync();
-            Assert.Equal(RunDirectly(TestModels.Mlp(), rows[i]), answer.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(v => v.GetSingle()).ToArray());
+            var expected = RunDirectly(TestModels.Mlp(), rows[i]);
+            var actual = answer.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(v => v.GetSingle()).ToArray();
+            Assert.Equal(expected.Length, actual.Length);
+            // A batched GEMM may sum in another order than a one-row run; another caller's row would be off by far more.
+            for (var j = 0; j < expected.Length; j++) Assert.True(Math.Abs(expected[j] - actual[j]) < 1e-5, $"row {i}, value {j}: {expected[j]} vs {actual[j]}");
         }
     }
 

@@ -95,8 +95,12 @@ public sealed class JobsApiTests(JobsPortalFactory portal) : IClassFixture<JobsP
         try
         {
             var job = await Jobs.EnqueueAsync<VerifyBlobStoreJob>(VerifyBlobStoreJob.Kind, await AdminIdAsync(), "verify");
-            await Poll.UntilAsync(() => Task.FromResult(seen.ToList()), s => s.Any(v => v.Id == job.Id && v.IsFinished));
-            var states = seen.Where(v => v.Id == job.Id).Select(v => v.State).ToList();
+            List<JobView> Seen()
+            {
+                lock (seen) return seen.ToList();
+            }
+            await Poll.UntilAsync(() => Task.FromResult(Seen()), s => s.Any(v => v.Id == job.Id && v.IsFinished));
+            var states = Seen().Where(v => v.Id == job.Id).Select(v => v.State).ToList();
             Assert.Equal(JobState.Queued, states[0]);
             Assert.Contains(JobState.Running, states);
             Assert.Equal(JobState.Succeeded, states[^1]);

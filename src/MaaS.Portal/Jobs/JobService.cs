@@ -20,6 +20,10 @@ public sealed class JobService(
         await using var db = await dbFactory.CreateDbContextAsync();
         db.Jobs.Add(record);
         await db.SaveChangesAsync();
+        // Announced before Hangfire has it: once it does, a worker may claim the record and announce Running or even
+        // Succeeded at once, and a Queued announced after those would leave pages showing a finished job as queued.
+        var view = JobView.From(record);
+        await notifier.PublishAsync(view);
 
         try
         {
@@ -37,9 +41,9 @@ public sealed class JobService(
         {
             await db.Jobs.Where(j => j.Id == record.Id).ExecuteUpdateAsync(s => s
                 .SetProperty(j => j.State, JobState.Failed).SetProperty(j => j.Message, record.Message).SetProperty(j => j.FinishedAt, record.FinishedAt));
+            view = JobView.From(record);
+            await notifier.PublishAsync(view);
         }
-        var view = JobView.From(record);
-        await notifier.PublishAsync(view);
         return view;
     }
 
