@@ -12,8 +12,8 @@ export function attachDropZone(zone, input, dotnet) {
     ['dragleave', 'drop'].forEach(type => zone.addEventListener(type, e => { stop(e); zone.classList.remove('dragging'); }));
     zone.addEventListener('drop', e => choose(e.dataTransfer?.files?.[0]));
     input.addEventListener('change', () => choose(input.files?.[0]));
-    // The prerendered page offers "Choose a file" before the circuit attaches this; a file picked in between
-    // would otherwise be ignored.
+    // The panel is on screen, its "Choose a file" working, two round trips before this runs (the module's import,
+    // then this call); on a slow link a file picked in between would otherwise be ignored.
     choose(input.files?.[0]);
     // From here on drops and picks are heard (browser tests wait for it).
     zone.dataset.ready = 'true';
