@@ -47,6 +47,9 @@ public class PortalFactory : WebApplicationFactory<Program>
         // Load loops in tests would hit the default per-key rate limit; the rate-limit test sets its key's own.
         builder.UseSetting("Deployments:DefaultRequestsPerSecond", "100000");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        // Tests run housekeeping and the cost roll-up themselves; a scheduled run at :00 or :05 would race them.
+        builder.UseSetting("Models:HousekeepingCron", Hangfire.Cron.Never());
+        builder.UseSetting("Costs:RollupCron", Hangfire.Cron.Never());
         if (ConfigureTestServices is not null) builder.ConfigureServices(ConfigureTestServices);
     }
 

@@ -93,4 +93,16 @@ public sealed class StartupTests
             File.Delete(blocker);
         }
     }
+
+    [Fact]
+    public async Task RecurringJobs_FollowTheirScheduleSettings()
+    {
+        // The test factory switches both schedules off with these settings (tests run the jobs themselves).
+        await using var portal = new PortalFactory();
+        _ = portal.Services;
+        using var connection = portal.Services.GetRequiredService<Hangfire.JobStorage>().GetConnection();
+        var schedules = Hangfire.Storage.StorageConnectionExtensions.GetRecurringJobs(connection).ToDictionary(j => j.Id, j => j.Cron);
+        Assert.Equal(Hangfire.Cron.Never(), schedules["housekeeping"]);
+        Assert.Equal(Hangfire.Cron.Never(), schedules["cost-rollup"]);
+    }
 }

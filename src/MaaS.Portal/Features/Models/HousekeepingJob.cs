@@ -3,6 +3,7 @@ using MaaS.Portal.Data;
 using MaaS.Portal.Jobs;
 using MaaS.Portal.Storage;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace MaaS.Portal.Features.Models;
 
@@ -75,12 +76,12 @@ public sealed class HousekeepingTrigger(JobService jobs)
     public Task EnqueueAsync() => jobs.EnqueueAsync<HousekeepingJob>(HousekeepingJob.Kind, SystemOwner, "Housekeeping: temp files and unreferenced blobs");
 }
 
-/// <summary>Registers the hourly recurring job at start-up (idempotent: AddOrUpdate).</summary>
-public sealed class HousekeepingSchedule(IRecurringJobManager recurringJobs) : IHostedService
+/// <summary>Registers the recurring job (hourly by default) at start-up (idempotent: AddOrUpdate).</summary>
+public sealed class HousekeepingSchedule(IRecurringJobManager recurringJobs, IOptions<ModelsOptions> options) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        recurringJobs.AddOrUpdate<HousekeepingTrigger>("housekeeping", trigger => trigger.EnqueueAsync(), Cron.Hourly());
+        recurringJobs.AddOrUpdate<HousekeepingTrigger>("housekeeping", trigger => trigger.EnqueueAsync(), options.Value.HousekeepingCron);
         return Task.CompletedTask;
     }
 

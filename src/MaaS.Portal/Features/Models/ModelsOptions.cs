@@ -25,4 +25,7 @@ public sealed class ModelsOptions
     /// <summary>Largest labels file (one class name per line).</summary>
     [Range(1, 64 * 1024 * 1024)]
     public int MaxLabelsBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>When housekeeping (old temp files, unreferenced blobs) runs, as a cron expression in UTC.</summary>
+    [Required] public string HousekeepingCron { get; set; } = "0 * * * *";
 }
