@@ -71,7 +71,7 @@ public sealed class CostComponentsTests : MudTestBase, IDisposable
         {
             db.UsageMinutes.Add(new UsageMinute
             {
-                Minute = UsageMeter.MinuteOf(DateTimeOffset.UtcNow.AddMinutes(-5)), DeploymentName = "busy", OwnerId = user.Id, ModelId = Guid.NewGuid(),
+                Minute = UsageMeter.MinuteOf(DateTimeOffset.UtcNow), DeploymentName = "busy", OwnerId = user.Id, ModelId = Guid.NewGuid(),
                 Requests = 1200, Errors = 12, VcpuSeconds = 7200, ComputeSeconds = 3600, LatencyHistogram = "20:1200",
             });
             await db.SaveChangesAsync();
@@ -106,7 +106,8 @@ public sealed class CostComponentsTests : MudTestBase, IDisposable
             // 0.90 of a 1.00 budget: 2.25 million requests at the default 0.0004 per 1,000.
             db.UsageMinutes.Add(new UsageMinute
             {
-                Minute = UsageMeter.MinuteOf(DateTimeOffset.UtcNow.AddMinutes(-1)), DeploymentName = "d", OwnerId = user.Id, ModelId = Guid.NewGuid(), Requests = 2_250_000,
+                // This minute: a minute ago may be last month, at the turn of a month.
+                Minute = UsageMeter.MinuteOf(DateTimeOffset.UtcNow), DeploymentName = "d", OwnerId = user.Id, ModelId = Guid.NewGuid(), Requests = 2_250_000,
             });
             await db.SaveChangesAsync();
         }
