@@ -109,4 +109,13 @@ public sealed class InferenceSignatureTests
 
         Assert.Equal("output 'logits' is not an output of this model; it has 'output'.", Error(Mlp, request));
     }
+
+    [Fact]
+    public void EmptyRequestedOutputs_MeanEveryOutput_AsAnAbsentList()
+    {
+        // ONNX Runtime refuses a run asking for no outputs ("At least one output should be requested"): that was a 500.
+        var bound = SignatureOf(InferenceTestModels.AddPair()).Bind(InferenceRequest.Of(Floats("a", 2, 3), Floats("b", 2, 3)) with { Outputs = [] });
+
+        Assert.Equal(["sum"], bound.Outputs);
+    }
 }

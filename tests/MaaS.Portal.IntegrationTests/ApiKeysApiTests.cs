@@ -58,8 +58,10 @@ public sealed class ApiKeysApiTests(PortalFactory portal) : IClassFixture<Portal
     public async Task RevokingSomeoneElsesKey_Returns404()
     {
         var admin = portal.CreateApiClient();
-        var response = await admin.DeleteAsync($"/api/keys/{Guid.NewGuid()}");
+        var id = Guid.NewGuid();
+        var response = await admin.DeleteAsync($"/api/keys/{id}");
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal($"You have no key with id {id}.", (await response.JsonAsync()).GetProperty("detail").GetString());
     }
 
     [Fact]

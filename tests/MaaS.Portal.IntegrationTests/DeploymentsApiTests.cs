@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using MaaS.Onnx.Testing;
+using MaaS.Onnx.Tests;
 using MaaS.Portal.Data;
 using MaaS.Portal.Features.Admin;
 using MaaS.Portal.Features.ApiKeys;
@@ -36,7 +37,9 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
 
         var created = await _api.PostAsJsonAsync("/api/deployments", new { name = "mlp-json", modelId = slug, version = 1, settings = new { instances = 2 } });
         Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        await WaitForJobAsync((await created.JsonAsync()).GetProperty("job"));
+        var job = (await created.JsonAsync()).GetProperty("job");
+        Assert.Equal($"/api/jobs/{job.GetProperty("id").GetString()}", created.Headers.Location?.ToString());
+        await WaitForJobAsync(job);
         var deployment = JsonDocument.Parse(await _api.GetStringAsync("/api/deployments/mlp-json")).RootElement.GetProperty("deployment");
         Assert.Equal("Ready", deployment.GetProperty("state").GetString());
         Assert.True(deployment.GetProperty("coldStartMilliseconds").GetDouble() > 0);
@@ -82,6 +85,113 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
         Assert.Equal(HttpStatusCode.OK, (await _api.GetAsync("/v2/models/mlp-meta/versions/1/ready")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _api.GetAsync("/v2/models/mlp-meta/versions/2/ready")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _api.GetAsync("/v2/models/nobody-here")).StatusCode);
+        // Every string in the protocol is case-sensitive: the name too.
+        Assert.Equal(HttpStatusCode.NotFound, (await _api.GetAsync("/v2/models/MLP-META")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _api.PostAsJsonAsync("/v2/models/Mlp-Meta/infer", new { inputs = Array.Empty<object>() })).StatusCode);
+        // Probes and load balancers may ask with HEAD.
+        foreach (var path in new[] { "/v2/health/live", "/v2/health/ready", "/v2", "/v2/models/mlp-meta/ready", "/v2/models/mlp-meta/versions/1/ready" })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await _api.SendAsync(new HttpRequestMessage(HttpMethod.Head, path))).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Metadata_OfAZipMapClassifier_GivesItsMapOutputAsABytesVector_AsInferenceAnswersIt()
+    {
+        await DeployAsync(InferenceTestModels.ZipMapClassifier(), "zipmap-meta");
+
+        var metadata = JsonDocument.Parse(await _api.GetStringAsync("/v2/models/zipmap-meta")).RootElement;
+        var outputs = metadata.GetProperty("outputs").EnumerateArray().ToDictionary(o => o.GetProperty("name").GetString()!);
+        Assert.Equal([-1L], outputs["probabilities"].GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
+        Assert.Equal("BYTES", outputs["probabilities"].GetProperty("datatype").GetString());
+
+        var answer = await (await _api.PostAsJsonAsync("/v2/models/zipmap-meta/infer",
+            new { inputs = new[] { new { name = "x", shape = new[] { 3, 2 }, datatype = "FP32", data = new[] { 1f, 2, 3, 4, 5, 6 } } } })).JsonAsync();
+        var probabilities = answer.GetProperty("outputs").EnumerateArray().Single(o => o.GetProperty("name").GetString() == "probabilities");
+        Assert.Equal([3L], probabilities.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
+    }
+
+    [Fact]
+    public async Task AChangeWhoseLoadFails_LeavesTheOldVersionCallableByNumber_AndTheNewOneNotReady()
+    {
+        var slug = await UploadAsync(TestModels.Mlp(), "mlp failed change");
+        var added = await _api.PostAsync($"/api/models/{slug}/versions", Form(TestModels.Bytes(TestModels.Mlp(opset: 16))));
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        await DeployExistingAsync(slug, "mlp-failed-change");
+        // Version 2's stored bytes no longer match their hash, so its load fails and version 1 keeps serving.
+        var sha = (await added.JsonAsync()).GetProperty("version").GetProperty("sha256").GetString()!;
+        var blob = portal.Services.GetRequiredService<BlobStore>().PathOf(sha);
+        File.SetAttributes(blob, FileAttributes.Normal);
+        await File.WriteAllBytesAsync(blob, TestModels.Bytes(TestModels.ConvNet()));
+
+        var patched = await _api.PatchAsJsonAsync("/api/deployments/mlp-failed-change", new { version = 2 });
+        Assert.Equal(HttpStatusCode.Accepted, patched.StatusCode);
+        await WaitForJobAsync((await patched.JsonAsync()).GetProperty("job"), expect: "Failed");
+
+        var infer = new { inputs = new[] { new { name = "input", shape = new[] { 1, 4 }, datatype = "FP32", data = Row } } };
+        var routed = await _api.PostAsJsonAsync("/v2/models/mlp-failed-change/infer", infer);
+        Assert.Equal("1", (await routed.JsonAsync()).GetProperty("model_version").GetString());
+        var byNumber = await _api.PostAsJsonAsync("/v2/models/mlp-failed-change/versions/1/infer", infer);
+        Assert.Equal(HttpStatusCode.OK, byNumber.StatusCode);
+        Assert.Equal("1", (await byNumber.JsonAsync()).GetProperty("model_version").GetString());
+        var wanted = await _api.PostAsJsonAsync("/v2/models/mlp-failed-change/versions/2/infer", infer);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, wanted.StatusCode);
+        Assert.Contains("not loaded", (await wanted.JsonAsync()).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, (await _api.GetAsync("/v2/models/mlp-failed-change/versions/2/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _api.GetAsync("/v2/models/mlp-failed-change/versions/1/ready")).StatusCode);
+        var metadata = JsonDocument.Parse(await _api.GetStringAsync("/v2/models/mlp-failed-change")).RootElement;
+        Assert.Equal(["1", "2"], metadata.GetProperty("versions").EnumerateArray().Select(v => v.GetString()));
+        Assert.Equal(HttpStatusCode.NotFound, (await _api.PostAsJsonAsync("/v2/models/mlp-failed-change/versions/3/infer", infer)).StatusCode);
+    }
+
+    [Fact]
+    public async Task AnEmptyOutputsList_AsksForEveryOutput()
+    {
+        await EnsureDeployedAsync("mlp-bad");
+
+        var response = await _api.PostAsJsonAsync("/v2/models/mlp-bad/infer",
+            new { inputs = new[] { new { name = "input", shape = new[] { 1, 4 }, datatype = "FP32", data = Row } }, outputs = Array.Empty<object>() });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("output", (await response.JsonAsync()).GetProperty("outputs")[0].GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task RequestsWithoutAContentType_AsTritonsClientSendsThem_AreServed()
+    {
+        await EnsureDeployedAsync("mlp-bad");
+        var json = JsonSerializer.SerializeToUtf8Bytes(new { inputs = new[] { new { name = "input", shape = new[] { 1, 4 }, datatype = "FP32", data = Row } } });
+        var content = new ByteArrayContent(json);
+        Assert.Null(content.Headers.ContentType);
+
+        var response = await _api.PostAsync("/v2/models/mlp-bad/infer", content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(RunDirectly(TestModels.Mlp(), Row), (await response.JsonAsync()).GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(v => v.GetSingle()).ToArray());
+    }
+
+    [Theory]
+    [InlineData("POST", "/v2/models/mlp-bad/infer", "not-a-key", 401)]
+    [InlineData("GET", "/v2/models/mlp-bad", "not-a-key", 401)]
+    [InlineData("GET", "/v2/models/mlp-bad/ready", null, 401)]
+    // GET has no route there (the UI's pages take any GET path, so routing says 404), and POST none here (405).
+    [InlineData("GET", "/v2/models/mlp-bad/infer", PortalFactory.AdminApiKey, 404)]
+    [InlineData("POST", "/v2/repository/index", PortalFactory.AdminApiKey, 405)]
+    public async Task ErrorsOutsideTheRoutes_StillAnswerWithTheProtocolsErrorBody(string method, string path, string? key, int status)
+    {
+        await EnsureDeployedAsync("mlp-bad");
+        using var client = portal.CreateClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        if (method == "POST") request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
+
+        var response = await client.SendAsync(request);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.JsonAsync();
+        Assert.False(string.IsNullOrWhiteSpace(body.GetProperty("error").GetString()));
+        Assert.False(body.TryGetProperty("title", out _));
     }
 
     [Fact]
@@ -170,7 +280,11 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
     [InlineData("text/json", false)]
     [InlineData(";application/json", false)]
     [InlineData("", false)]
-    [InlineData(null, false)]
+    [InlineData("text/plain", false)]
+    [InlineData("multipart/form-data; boundary=x", false)]
+    // Triton's and KServe's clients send none; curl -d labels a JSON body as a form.
+    [InlineData(null, true)]
+    [InlineData("application/x-www-form-urlencoded", true)]
     public void ContentTypes_TheInferRouteTakes(string? contentType, bool taken) =>
         Assert.Equal(taken, InferenceEndpoint.IsV2ContentType(contentType));
 
@@ -317,7 +431,23 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
         var scopedElsewhere = await keys.CreateAsync(adminId, "scoped", deployments: ["some-other"]);
         Assert.Equal(HttpStatusCode.NotFound, (await portal.CreateApiClient(scopedElsewhere.Secret).PostAsJsonAsync("/v2/models/mlp-bad/infer", infer)).StatusCode);
         var scopedHere = await keys.CreateAsync(adminId, "scoped here", deployments: ["mlp-bad"]);
-        Assert.Equal(HttpStatusCode.OK, (await portal.CreateApiClient(scopedHere.Secret).PostAsJsonAsync("/v2/models/mlp-bad/infer", infer)).StatusCode);
+        var scoped = portal.CreateApiClient(scopedHere.Secret);
+        Assert.Equal(HttpStatusCode.OK, (await scoped.PostAsJsonAsync("/v2/models/mlp-bad/infer", infer)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await scoped.GetAsync("/v2/models/mlp-bad")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await scoped.GetAsync("/v2/models/mlp-bad/ready")).StatusCode);
+        // A scoped key calls its deployments and nothing else: no management, no new (unscoped) keys, not even as an admin's.
+        foreach (var refused in new[]
+        {
+            await scoped.GetAsync("/api/models"),
+            await scoped.PostAsJsonAsync("/api/keys", new { name = "escalated" }),
+            await scoped.DeleteAsync("/api/deployments/mlp-bad"),
+            await scoped.GetAsync("/api/admin/prices"),
+        })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Contains("scoped to deployments", (await refused.JsonAsync()).GetProperty("detail").GetString());
+        }
+        Assert.Equal(HttpStatusCode.OK, (await scoped.PostAsJsonAsync("/v2/models/mlp-bad/infer", infer)).StatusCode);
 
         const string email = "deploy-other@test.local";
         await portal.RegisterAsync(email, "Other-Passw0rd!");

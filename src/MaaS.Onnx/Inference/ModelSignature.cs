@@ -96,7 +96,8 @@ public sealed record ModelSignature(IReadOnlyList<TensorSpec> Inputs, IReadOnlyL
         }
 
         List<string> outputs;
-        if (request.Outputs is null)
+        // An empty list asks for nothing in particular, as an absent one does (Triton reads it the same way).
+        if (request.Outputs is null || request.Outputs.Count == 0)
         {
             outputs = Outputs.Select(o => o.Name).ToList();
         }

@@ -15,6 +15,8 @@ public static class AccountsExtensions
     /// <summary>Authorization policy for /api: API keys only, so no cookie can be ridden cross-site into the API.</summary>
     public const string ApiPolicy = "Api";
     public const string AdminApiPolicy = "AdminApi";
+    /// <summary>V2 model metadata and readiness: any valid key; which deployments it may see is checked per request.</summary>
+    public const string InferencePolicy = "Inference";
 
     public static void AddAccounts(this WebApplicationBuilder builder, DataPaths paths)
     {
@@ -64,8 +66,14 @@ public static class AccountsExtensions
             .AddDefaultTokenProviders();
 
         services.AddAuthorizationBuilder()
-            .AddPolicy(ApiPolicy, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser())
-            .AddPolicy(AdminApiPolicy, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireRole(Roles.Admin));
+            // A key scoped to deployments is for calling them (V2 inference) and nothing else: on the management API it
+            // would otherwise upload, delete and mint unscoped keys for its owner (hardening, auth: "management endpoints
+            // reject API keys that lack the scope"). Unscoped keys manage; scoped keys get 403 here.
+            .AddPolicy(ApiPolicy, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser()
+                .RequireAssertion(context => !ApiKeyClaims.IsScoped(context.User)))
+            .AddPolicy(AdminApiPolicy, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireRole(Roles.Admin)
+                .RequireAssertion(context => !ApiKeyClaims.IsScoped(context.User)))
+            .AddPolicy(InferencePolicy, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser());
 
         services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<ApiKeyAuthenticator>();

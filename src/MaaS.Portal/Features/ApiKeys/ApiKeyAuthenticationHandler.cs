@@ -15,6 +15,9 @@ public static class ApiKeyClaims
     /// <summary>Whether the key may call the named deployment (its scope lists it, or it has no scope).</summary>
     public static bool MayCall(ClaimsPrincipal user, string deployment) =>
         user.FindFirstValue(DeploymentScope) is not { } scope || scope.Contains($",{deployment},", StringComparison.Ordinal);
+
+    /// <summary>Whether the key is scoped to named deployments (inference only).</summary>
+    public static bool IsScoped(ClaimsPrincipal user) => user.HasClaim(c => c.Type == DeploymentScope);
 }
 
 /// <summary>The ApiKey authentication scheme: <see cref="ApiKeyAuthenticator"/> behind ASP.NET Core's authentication.</summary>
@@ -39,6 +42,9 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
         Response.StatusCode = StatusCodes.Status403Forbidden;
-        return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: "This needs the Admin role.").ExecuteAsync(Context);
+        var detail = ApiKeyClaims.IsScoped(Context.User)
+            ? "This key is scoped to deployments: it calls them under /v2 and nothing else. Use a key without a deployment scope for /api."
+            : "This needs the Admin role.";
+        return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail).ExecuteAsync(Context);
     }
 }

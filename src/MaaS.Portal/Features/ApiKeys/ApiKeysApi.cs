@@ -35,7 +35,8 @@ public static class ApiKeysApi
             {
                 try
                 {
-                    return await service.SetRateLimitAsync(keyId, request.RequestsPerSecond) ? TypedResults.NoContent() : TypedResults.NotFound();
+                    return await service.SetRateLimitAsync(keyId, request.RequestsPerSecond) ? TypedResults.NoContent()
+                        : TypedResults.Problem(statusCode: 404, title: "Not found", detail: $"There is no key with id {keyId}.");
                 }
                 catch (ArgumentException ex)
                 {
@@ -46,7 +47,9 @@ public static class ApiKeysApi
             .WithSummary("Admins: a key's own limit on /v2 requests per second ({requestsPerSecond}: null for the default).");
 
         keys.MapDelete("/{keyId:guid}", async Task<IResult> (Guid keyId, ClaimsPrincipal user, ApiKeyService service) =>
-                await service.RevokeAsync(user.UserId(), keyId) ? TypedResults.NoContent() : TypedResults.NotFound())
+                await service.RevokeAsync(user.UserId(), keyId)
+                    ? TypedResults.NoContent()
+                    : TypedResults.Problem(statusCode: 404, title: "Not found", detail: $"You have no key with id {keyId}."))
             .WithSummary("Revokes one of the caller's keys.");
     }
 }

@@ -34,7 +34,8 @@ public static class DeploymentsApi
 
     private static IResult Result(DeploymentChange change) => change.StatusCode switch
     {
-        202 => TypedResults.Accepted($"/api/deployments/{change.Deployment!.Name}", new { deployment = change.Deployment, job = change.Job }),
+        // Like all long work, the Location is the job to poll (the API contract); the deployment's own URL is in the body.
+        202 => TypedResults.Accepted($"/api/jobs/{change.Job!.Id}", new { deployment = change.Deployment, job = change.Job }),
         403 => TypedResults.Problem(statusCode: 403, title: "Over budget", detail: change.Errors[0]),
         404 => TypedResults.Problem(statusCode: 404, title: "Not found", detail: change.Errors[0]),
         409 => TypedResults.Problem(statusCode: 409, title: "Conflict", detail: change.Errors[0]),

@@ -51,6 +51,10 @@ public sealed class ModelHost(ILogger<ModelHost> logger) : IAsyncDisposable
 
     public LoadedModel? Loaded(string deployment, int version) => _host.TryGet(Key(deployment, version), out var model) ? model : null;
 
+    /// <summary>The versions of a deployment loaded now, weight-0 ones included, in order.</summary>
+    public IReadOnlyList<int> LoadedVersions(string deployment) =>
+        _host.Keys.Where(k => k.Deployment == deployment).Select(k => int.Parse(k.Version, CultureInfo.InvariantCulture)).Order().ToList();
+
     /// <summary>
     /// Brings one deployment in line: loads (or reloads with new settings) every version it should serve, switches the
     /// route, and unloads the versions it no longer serves. If a load fails, what was served before keeps serving.

@@ -28,13 +28,18 @@ public static class InferenceApi
         var bodyLimit = new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(maxRequestBytes);
         var v2 = app.MapGroup("/v2").WithTags("Inference (Open Inference Protocol)");
 
-        v2.MapGet("/health/live", () => TypedResults.Ok(new { live = true })).AllowAnonymous()
+        // Health answers GET and HEAD (HTTP requires both of a general-purpose server; probes and load balancers send HEAD).
+        // "A 200 status code indicates true and a 4xx status code indicates false" (the protocol): not ready is 400, as Triton answers.
+        string[] getOrHead = [HttpMethods.Get, HttpMethods.Head];
+        v2.MapMethods("/health/live", getOrHead, () => TypedResults.Ok(new { live = true })).AllowAnonymous()
             .WithSummary("200 while the process serves.");
-        v2.MapGet("/health/ready", (DeploymentReconciler reconciler) =>
-                reconciler.StartupDone ? Results.Ok(new { ready = true }) : Results.Json(new { ready = false }, statusCode: 503))
+        // Ready means the deployments that were serving before the start are loaded again. It does not wait for every
+        // deployment to be Ready: one user's model that fails to load must not take every other deployment out of a load balancer.
+        v2.MapMethods("/health/ready", getOrHead, (DeploymentReconciler reconciler) =>
+                reconciler.StartupDone ? Results.Ok(new { ready = true }) : Results.Json(new { ready = false }, statusCode: NotReady))
             .AllowAnonymous()
-            .WithSummary("200 once the deployments that were serving before the start are loaded again.");
-        v2.MapGet("/", () => TypedResults.Ok(new
+            .WithSummary("200 once the deployments that were serving before the start are loaded again; 400 until then.");
+        v2.MapMethods("/", getOrHead, () => TypedResults.Ok(new
             {
                 name = ServerName,
                 version = typeof(InferenceApi).Assembly.GetName().Version?.ToString(3) ?? "1.0.0",
@@ -43,14 +48,14 @@ public static class InferenceApi
             .AllowAnonymous()
             .WithSummary("Server metadata.");
 
-        var models = v2.MapGroup("/models").RequireAuthorization(AccountsExtensions.ApiPolicy);
+        var models = v2.MapGroup("/models").RequireAuthorization(AccountsExtensions.InferencePolicy);
         models.MapGet("/{name}", (string name, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
             MetadataAsync(name, null, user, directory, host));
         models.MapGet("/{name}/versions/{version}", (string name, string version, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
             MetadataAsync(name, version, user, directory, host));
-        models.MapGet("/{name}/ready", (string name, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
+        models.MapMethods("/{name}/ready", getOrHead, (string name, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
             ReadyAsync(name, null, user, directory, host));
-        models.MapGet("/{name}/versions/{version}/ready", (string name, string version, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
+        models.MapMethods("/{name}/versions/{version}/ready", getOrHead, (string name, string version, ClaimsPrincipal user, DeploymentDirectory directory, ModelHost host) =>
             ReadyAsync(name, version, user, directory, host));
 
         // Inference is the hot path. Its two routes are short-circuited: routing runs them as soon as they match, past
@@ -69,10 +74,13 @@ public static class InferenceApi
 
     public static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
 
+    /// <summary>The health and ready routes' "false".</summary>
+    private const int NotReady = StatusCodes.Status400BadRequest;
+
     /// <summary>The deployment if the caller's key may call it; null (→ 404) otherwise, so others' names do not leak.</summary>
     public static async Task<Deployment?> CallableAsync(string name, ClaimsPrincipal user, DeploymentDirectory directory, CancellationToken ct)
     {
-        name = name.ToLowerInvariant();
+        // Names are case-sensitive, as every string in the protocol (deployment names are lower-case by construction).
         if (!ApiKeyClaims.MayCall(user, name)) return null;
         var deployment = await directory.FindAsync(name, ct);
         return deployment is not null && (deployment.OwnerId == user.UserId() || user.IsAdmin()) ? deployment : null;
@@ -85,7 +93,7 @@ public static class InferenceApi
     {
         var deployment = await CallableAsync(name, user, directory, CancellationToken.None);
         if (deployment is null) return Error(404, $"Unknown model '{name}'.");
-        var served = deployment.Targets.OrderBy(t => t.Version).Select(t => t.Version).ToList();
+        var served = ServedVersions(deployment, host);
         var number = ParseVersion(version) ?? host.RouteOf(deployment.Name)?.Targets.FirstOrDefault().Version ?? served.FirstOrDefault();
         if (version is not null && !served.Contains(number)) return Error(404, $"Model '{deployment.Name}' does not serve version '{version}'.");
         if (host.Loaded(deployment.Name, number) is not { } loaded) return Error(503, $"Model '{deployment.Name}' is not ready ({deployment.State}).");
@@ -94,8 +102,8 @@ public static class InferenceApi
             name = deployment.Name,
             versions = served.Select(v => v.ToString(CultureInfo.InvariantCulture)),
             platform = "onnxruntime_onnx",
-            inputs = loaded.Signature.Inputs.Select(t => new { name = t.Name, datatype = t.Datatype, shape = t.Shape }),
-            outputs = loaded.Signature.Outputs.Select(t => new { name = t.Name, datatype = t.Datatype, shape = t.Shape }),
+            inputs = loaded.Signature.Inputs.Select(t => new { name = t.Name, datatype = t.Datatype, shape = t.MetadataShape }),
+            outputs = loaded.Signature.Outputs.Select(t => new { name = t.Name, datatype = t.Datatype, shape = t.MetadataShape }),
         });
     }
 
@@ -105,11 +113,21 @@ public static class InferenceApi
         if (deployment is null) return Error(404, $"Unknown model '{name}'.");
         var route = host.RouteOf(deployment.Name);
         var number = ParseVersion(version);
-        if (number is not null && deployment.Targets.All(t => t.Version != number)) return Error(404, $"Model '{deployment.Name}' does not serve version '{version}'.");
+        if (number is not null && !Serves(deployment, host, number.Value)) return Error(404, $"Model '{deployment.Name}' does not serve version '{version}'.");
         // A version with weight 0 takes no routed traffic but is loaded and answers when asked for by number.
         var ready = route is not null && (number is null || host.Loaded(deployment.Name, number.Value) is not null);
-        return ready ? Results.Ok(new { name = deployment.Name, ready = true }) : Results.Json(new { name = deployment.Name, ready = false }, statusCode: 503);
+        return ready ? Results.Ok(new { name = deployment.Name, ready = true }) : Results.Json(new { name = deployment.Name, ready = false }, statusCode: NotReady);
     }
+
+    /// <summary>
+    /// Whether a caller may name this version: the deployment should serve it, or the host still does. During a change,
+    /// and after one whose load failed, the version served before keeps serving, so calls naming it keep working.
+    /// </summary>
+    public static bool Serves(Deployment deployment, ModelHost host, int version) =>
+        deployment.Targets.Any(t => t.Version == version) || host.Loaded(deployment.Name, version) is not null;
+
+    private static List<int> ServedVersions(Deployment deployment, ModelHost host) =>
+        deployment.Targets.Select(t => t.Version).Union(host.LoadedVersions(deployment.Name)).Order().ToList();
 }
 
 /// <summary>
@@ -228,14 +246,20 @@ public sealed class InferenceEndpoint(
         return answer with { Version = served.Version, Result = served.Result };
     }
 
-    /// <summary>application/json or application/octet-stream, in any case, parameters (charset…) ignored.</summary>
+    /// <summary>
+    /// What the infer route reads: application/json or application/octet-stream, in any case, parameters (charset…)
+    /// ignored; none at all, because Triton's and KServe's HTTP clients send none (the body's framing is the
+    /// Inference-Header-Content-Length header's business); and application/x-www-form-urlencoded, which is what
+    /// <c>curl -d @request.json</c> labels a JSON body with. Anything else (multipart forms, text, images) is refused with 415.
+    /// </summary>
     internal static bool IsV2ContentType(string? contentType)
     {
-        if (contentType is null) return false;
+        if (contentType is null) return true;
         var semicolon = contentType.IndexOf(';');
         var mediaType = (semicolon >= 0 ? contentType.AsSpan(0, semicolon) : contentType.AsSpan()).Trim();
         return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-            || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase);
+            || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>What metering needs from a request's run: the version chosen (0: none), bytes read, and the result.</summary>
@@ -262,7 +286,7 @@ public sealed class InferenceEndpoint(
             }
         }
         var number = InferenceApi.ParseVersion(call.Version);
-        if (number == -1 || number is not null && deployment.Targets.All(t => t.Version != number))
+        if (number == -1 || number is not null && !InferenceApi.Serves(deployment, host, number.Value))
             return ErrorAnswer(404, $"Model '{deployment.Name}' does not serve version '{call.Version}'.");
         served.Version = number ?? 0;
         if (!host.IsServing(deployment.Name)) return ErrorAnswer(503, $"Model '{deployment.Name}' is not ready ({deployment.State}).");
@@ -322,9 +346,11 @@ public sealed class InferenceEndpoint(
         }
         catch (ModelNotLoadedException)
         {
-            return ErrorAnswer(number is null ? 503 : 404, number is null
-                ? $"Model '{deployment.Name}' is not ready."
-                : $"Model '{deployment.Name}' does not serve version {number}.");
+            // A version named by the caller that the deployment should serve is still loading (503, try again); one it no
+            // longer serves was retired by a change since the check above (404).
+            if (number is null || deployment.Targets.Any(t => t.Version == number))
+                return ErrorAnswer(503, number is null ? $"Model '{deployment.Name}' is not ready." : $"Version {number} of '{deployment.Name}' is not loaded yet.");
+            return ErrorAnswer(404, $"Model '{deployment.Name}' does not serve version {number}.");
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MaaS.Portal.Data;
+using MaaS.Portal.Features.Inference;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.OpenApi;
@@ -34,6 +35,8 @@ public static class OperationsExtensions
         builder.Services.Configure<FormOptions>(form => form.MultipartBodyLengthLimit = limits.MaxRequestBodyBytes);
         builder.Services.AddSignalR(hub => hub.MaximumReceiveMessageSize = limits.MaxCircuitMessageBytes);
 
+        // Writers are tried in the order they were registered, so the /v2 one goes before AddProblemDetails' default.
+        builder.Services.AddSingleton<IProblemDetailsWriter, V2ErrorWriter>();
         builder.Services.AddProblemDetails();
         // States and other enums travel as their names ("Running"), as the API contract writes them.
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
