@@ -13,7 +13,7 @@ public sealed class DeploymentDirectory(IDbContextFactory<PortalDbContext> dbFac
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(2);
 
-    private readonly ConcurrentDictionary<string, (Deployment? Row, DateTimeOffset Until)> _rows = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (Deployment Row, DateTimeOffset Until)> _rows = new(StringComparer.Ordinal);
 
     /// <summary>The deployment (with its targets) or null when there is none by that name.</summary>
     public async Task<Deployment?> FindAsync(string name, CancellationToken cancellationToken)
@@ -22,9 +22,15 @@ public sealed class DeploymentDirectory(IDbContextFactory<PortalDbContext> dbFac
         if (_rows.TryGetValue(name, out var entry) && entry.Until > now) return entry.Row;
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var row = await db.Deployments.AsNoTracking().Include(d => d.Targets).SingleOrDefaultAsync(d => d.Name == name, cancellationToken);
-        _rows[name] = (row, now + Lifetime);
+        // Misses are not kept: the names come from callers, and keeping every name asked for would let one key grow
+        // this without bound. An unknown name costs its query, like any other 404.
+        if (row is not null) _rows[name] = (row, now + Lifetime);
+        else _rows.TryRemove(name, out _);
         return row;
     }
 
     public void Forget(string name) => _rows.TryRemove(name, out _);
+
+    /// <summary>How many names are kept now (tests: that unknown names are not).</summary>
+    internal int KeptCount => _rows.Count;
 }
