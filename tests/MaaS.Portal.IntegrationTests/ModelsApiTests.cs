@@ -293,6 +293,21 @@ public sealed class ModelsApiTests(PortalFactory portal) : IClassFixture<PortalF
         var twoHoursAgo = DateTime.UtcNow.AddHours(-2);
         foreach (var path in new[] { blobs.PathOf(usedSha), blobs.PathOf(orphan.Sha256), oldTemp, Path.Combine(oldTempFolder, "model.onnx") }) File.SetLastWriteTimeUtc(path, twoHoursAgo);
         Directory.SetLastWriteTimeUtc(oldTempFolder, twoHoursAgo);
+        // A job that started two hours ago and writes in a subfolder now: its folder's own time is old, its work is not.
+        var busyFolder = Directory.CreateDirectory(Path.Combine(paths.Temp, $"{Guid.NewGuid():N}.compress")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(Directory.CreateDirectory(Path.Combine(busyFolder, "candidate")).FullName, "model.onnx"), "being written");
+        Directory.SetLastWriteTimeUtc(busyFolder, twoHoursAgo);
+        // A running job that has written nothing for two hours (a long calibration): its folder stays while it runs.
+        var quietJob = new JobRecord { Kind = "compress", OwnerId = HousekeepingTrigger.SystemOwner, Title = "long compression", State = JobState.Running, StartedAt = DateTimeOffset.UtcNow.AddHours(-2) };
+        await using (var db = await portal.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync())
+        {
+            db.Jobs.Add(quietJob);
+            await db.SaveChangesAsync();
+        }
+        var quietFolder = Directory.CreateDirectory(Path.Combine(paths.Temp, $"{quietJob.Id:N}.compress")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(quietFolder, "original.onnx"), "read two hours ago");
+        File.SetLastWriteTimeUtc(Path.Combine(quietFolder, "original.onnx"), twoHoursAgo);
+        Directory.SetLastWriteTimeUtc(quietFolder, twoHoursAgo);
 
         var jobs = portal.Services.GetRequiredService<JobService>();
         var job = await jobs.EnqueueAsync<HousekeepingJob>(HousekeepingJob.Kind, HousekeepingTrigger.SystemOwner, "housekeeping");
@@ -305,6 +320,12 @@ public sealed class ModelsApiTests(PortalFactory portal) : IClassFixture<PortalF
         Assert.True(blobs.Exists(usedSha));
         Assert.False(File.Exists(oldTemp));
         Assert.False(Directory.Exists(oldTempFolder));
+        Assert.True(File.Exists(Path.Combine(busyFolder, "candidate", "model.onnx")));
+        Assert.True(File.Exists(Path.Combine(quietFolder, "original.onnx")));
+        await using (var db = await portal.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync())
+        {
+            await db.Jobs.Where(j => j.Id == quietJob.Id).ExecuteUpdateAsync(u => u.SetProperty(j => j.State, JobState.Failed));
+        }
     }
 
     /// <summary>A request body whose client gives up part-way, aborting the request as a dropped connection does.</summary>

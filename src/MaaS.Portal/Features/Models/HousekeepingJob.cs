@@ -24,24 +24,36 @@ public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContext
         long bytes = 0;
         var tempRemoved = 0;
         await context.ReportAsync(0.1, "cleaning temp files", cancellationToken);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        // Compression and training work in tmp/<job id>.<kind>; a long job's folder stays until the job ends, however
+        // long it has been quiet (it writes into subfolders, so the folder's own time is its start).
+        var activeJobs = (await db.Jobs.Where(j => j.State == JobState.Queued || j.State == JobState.Running).Select(j => j.Id).ToListAsync(cancellationToken))
+            .Select(id => id.ToString("N")).ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var entry in new DirectoryInfo(paths.Temp).EnumerateFileSystemInfos())
         {
-            if (entry.LastWriteTimeUtc >= cutoff) continue;
-            if (entry is DirectoryInfo dir)
+            try
             {
-                bytes += dir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
-                dir.Delete(recursive: true);
+                if (activeJobs.Contains(Path.GetFileNameWithoutExtension(entry.Name)) || NewestWrite(entry) >= cutoff) continue;
+                if (entry is DirectoryInfo dir)
+                {
+                    bytes += dir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+                    dir.Delete(recursive: true);
+                }
+                else
+                {
+                    bytes += ((FileInfo)entry).Length;
+                    entry.Delete();
+                }
+                tempRemoved++;
             }
-            else
+            catch (IOException ex)
             {
-                bytes += ((FileInfo)entry).Length;
-                entry.Delete();
+                // Gone or changed meanwhile (its owner finished and cleaned up): the next run looks again.
+                logger.LogDebug(ex, "Housekeeping skipped {Entry}", entry.FullName);
             }
-            tempRemoved++;
         }
 
         await context.ReportAsync(0.5, "finding unreferenced blobs", cancellationToken);
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var referenced = (await db.VersionFiles.Select(f => f.Sha256).Distinct().ToListAsync(cancellationToken)).ToHashSet();
         // Sample sets keep their file (and vocabulary) in the same store.
         referenced.UnionWith(await db.SampleSets.Select(s => s.Sha256).ToListAsync(cancellationToken));
@@ -66,6 +78,12 @@ public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContext
         logger.LogInformation("Housekeeping: {Summary}", context.Summary);
         return report;
     }
+
+    /// <summary>A file's last write; for a folder, the newest of everything in it (work goes on in subfolders).</summary>
+    private static DateTime NewestWrite(FileSystemInfo entry) =>
+        entry is DirectoryInfo dir
+            ? dir.EnumerateFileSystemInfos("*", SearchOption.AllDirectories).Select(e => e.LastWriteTimeUtc).Append(dir.LastWriteTimeUtc).Max()
+            : entry.LastWriteTimeUtc;
 }
 
 /// <summary>Hangfire's recurring entry: queues a housekeeping job record, so each run shows on the Jobs page.</summary>
