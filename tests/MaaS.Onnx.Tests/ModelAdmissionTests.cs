@@ -46,6 +46,19 @@ public sealed class ModelAdmissionTests : IDisposable
         ModelAdmission.Admit(path, Unlimited);
     }
 
+    [Fact]
+    public void Admit_RefusesExternalData_ReadFromTheModelFileItself()
+    {
+        // Offset 0 and a length inside the file: every other check passes, since the file is there and long enough.
+        var path = TestModels.Write(TestModels.ExternalDataModel("self.onnx", offset: 0, length: 16), temp.Path, "self.onnx");
+
+        var error = Assert.Throws<ModelRejectedException>(() => ModelAdmission.Admit(path, Unlimited));
+
+        Assert.Equal(AdmissionChecks.ExternalData, error.Check);
+        Assert.Contains("'self.onnx'", error.Message);
+        Assert.Contains("the model file itself", error.Message);
+    }
+
     [Theory]
     [InlineData("../x.bin", "leaves the model's folder")]
     [InlineData("../../etc/passwd", "leaves the model's folder")]

@@ -37,7 +37,7 @@ public static class ModelAdmission
     {
         var fullPath = Path.GetFullPath(modelPath);
         var model = Parse(fullPath, maxModelBytes);
-        Check(model, Path.GetDirectoryName(fullPath)!, maxModelBytes, new FileInfo(fullPath).Length);
+        Check(model, Path.GetDirectoryName(fullPath)!, maxModelBytes, new FileInfo(fullPath).Length, Path.GetFileName(fullPath));
         return model;
     }
 
@@ -104,7 +104,7 @@ public static class ModelAdmission
     /// The checks on a parsed model. External data files must sit directly in <paramref name="modelDirectory"/>; with
     /// the model file (<paramref name="modelFileBytes"/>) they may hold <paramref name="maxModelBytes"/> at most.
     /// </summary>
-    public static void Check(ModelProto model, string modelDirectory, long maxModelBytes = long.MaxValue, long modelFileBytes = 0)
+    public static void Check(ModelProto model, string modelDirectory, long maxModelBytes = long.MaxValue, long modelFileBytes = 0, string? modelFileName = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (model.Graph is null)
@@ -115,7 +115,7 @@ public static class ModelAdmission
         var functionOps = model.Functions.Select(f => (f.Domain, f.Name)).ToHashSet();
         CheckOpsets(model, functionOps.Select(f => f.Domain).ToHashSet(StringComparer.Ordinal));
         CheckNodes(model, functionOps);
-        var externalFiles = CheckTensors(model, modelDirectory);
+        var externalFiles = CheckTensors(model, modelDirectory, modelFileName);
         var total = externalFiles.Values.Aggregate(modelFileBytes, (sum, size) => sum > long.MaxValue - size ? long.MaxValue : sum + size);
         if (total > maxModelBytes)
         {
@@ -192,7 +192,7 @@ public static class ModelAdmission
     }
 
     /// <summary>Checks every tensor's shape and data; returns the external data files with their sizes.</summary>
-    private static Dictionary<string, long> CheckTensors(ModelProto model, string modelDirectory)
+    private static Dictionary<string, long> CheckTensors(ModelProto model, string modelDirectory, string? modelFileName)
     {
         var files = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var site in OnnxGraphs.AllTensors(model))
@@ -220,7 +220,7 @@ public static class ModelAdmission
 
             if (OnnxGraphs.IsExternal(tensor))
             {
-                var stored = CheckExternalData(site, modelDirectory, files);
+                var stored = CheckExternalData(site, modelDirectory, modelFileName, files);
                 if (expectedBytes is { } needed && stored != needed)
                 {
                     throw new ModelRejectedException(AdmissionChecks.Budget,
@@ -266,7 +266,7 @@ public static class ModelAdmission
     };
 
     /// <summary>The external-data rules of hardening.md 1.1; returns how many bytes the tensor reads from its file.</summary>
-    private static long CheckExternalData(TensorSite site, string modelDirectory, Dictionary<string, long> files)
+    private static long CheckExternalData(TensorSite site, string modelDirectory, string? modelFileName, Dictionary<string, long> files)
     {
         var tensor = site.Tensor;
         var keys = new HashSet<string>(StringComparer.Ordinal);
@@ -317,6 +317,12 @@ public static class ModelAdmission
         if (location is "." || location.Contains(':'))
         {
             throw Rejected($"{what} is not a plain file name.");
+        }
+        // A model reading its weights out of its own file passes every check here, but a single-file model is served
+        // from the blob store's folder under its hash, where that name may be another model's file (hardening 1.1).
+        if (modelFileName is not null && string.Equals(location, modelFileName, StringComparison.Ordinal))
+        {
+            throw Rejected($"{what} is the model file itself; external data must be in its own file next to the model.");
         }
 
         var offset = ParseNonNegative(tensor, "offset", site) ?? 0;
