@@ -6,6 +6,7 @@ using MaaS.Onnx.Testing;
 using MaaS.Portal.Data;
 using MaaS.Portal.Features.Admin;
 using MaaS.Portal.Features.ApiKeys;
+using MaaS.Portal.Features.Deployments;
 using MaaS.Portal.Features.Models;
 using MaaS.Portal.Jobs;
 using MaaS.Portal.Storage;
@@ -309,12 +310,33 @@ public sealed class ModelsApiTests(PortalFactory portal) : IClassFixture<PortalF
         File.SetLastWriteTimeUtc(Path.Combine(quietFolder, "original.onnx"), twoHoursAgo);
         Directory.SetLastWriteTimeUtc(quietFolder, twoHoursAgo);
 
+        // Serving copies: one of a bundle that is still a version stays, one whose bundle is gone goes.
+        var bundled = await (await _api.PostAsync("/api/models", Form(Zip(("model.onnx", TestModels.Bytes(TestModels.ExternalDataModel("weights.bin"))), ("weights.bin", ExternalWeightBytes())), "kept.zip", name: "kept bundle"))).JsonAsync();
+        var bundleSha = bundled.GetProperty("version").GetProperty("sha256").GetString()!;
+        List<VersionFile> bundleFiles;
+        await using (var db = await portal.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync())
+        {
+            var versionId = (await db.VersionFiles.FirstAsync(f => f.Sha256 == bundleSha)).VersionId;
+            bundleFiles = await db.VersionFiles.Where(f => f.VersionId == versionId).ToListAsync();
+        }
+        Assert.Equal(2, bundleFiles.Count);
+        var keptCopy = Directory.CreateDirectory(Path.Combine(ServingFiles.Root(paths), ServingFiles.FolderName(bundleFiles))).FullName;
+        var goneCopy = Directory.CreateDirectory(Path.Combine(ServingFiles.Root(paths), new string('0', 64))).FullName;
+        foreach (var copy in new[] { keptCopy, goneCopy })
+        {
+            await File.WriteAllTextAsync(Path.Combine(copy, "model.onnx"), "a copy");
+            File.SetLastWriteTimeUtc(Path.Combine(copy, "model.onnx"), twoHoursAgo);
+            Directory.SetLastWriteTimeUtc(copy, twoHoursAgo);
+        }
+
         var jobs = portal.Services.GetRequiredService<JobService>();
         var job = await jobs.EnqueueAsync<HousekeepingJob>(HousekeepingJob.Kind, HousekeepingTrigger.SystemOwner, "housekeeping");
         var done = await Poll.UntilAsync(() => jobs.GetAsync(job.Id, "", true), j => j!.IsFinished);
 
         Assert.Equal(JobState.Succeeded, done!.State);
-        Assert.Contains("2 temp entries and 1 unreferenced blobs", done.Message);
+        Assert.Contains("2 temp entries, 1 unreferenced blobs and 1 unused serving copies", done.Message);
+        Assert.True(Directory.Exists(keptCopy));
+        Assert.False(Directory.Exists(goneCopy));
         Assert.False(blobs.Exists(orphan.Sha256));
         Assert.True(blobs.Exists(freshOrphan.Sha256));
         Assert.True(blobs.Exists(usedSha));

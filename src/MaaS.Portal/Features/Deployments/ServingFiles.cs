@@ -25,9 +25,7 @@ public static class ServingFiles
         }
         if (payload.Count == 1) return blobs.PathOf(version.Sha256);
 
-        // Named after every file of the bundle: two bundles may share the .onnx graph but not their weights.
-        var identity = string.Join("\n", payload.OrderBy(f => f.FileName, StringComparer.Ordinal).Select(f => $"{f.FileName}:{f.Sha256}"));
-        var folder = Path.Combine(paths.Root, "serving", Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(identity))));
+        var folder = Path.Combine(Root(paths), FolderName(payload));
         if (!Directory.Exists(folder))
         {
             var temp = Path.Combine(paths.Temp, $"{Guid.NewGuid():N}.serving");
@@ -49,5 +47,18 @@ public static class ServingFiles
             }
         }
         return Path.Combine(folder, version.ModelFileName);
+    }
+
+    /// <summary>Where bundles' copies live: serving/ under the data directory.</summary>
+    public static string Root(DataPaths paths) => Path.Combine(paths.Root, "serving");
+
+    /// <summary>
+    /// A bundle copy's folder name: named after every file of the bundle (labels aside), since two bundles may share
+    /// the .onnx graph but not their weights.
+    /// </summary>
+    public static string FolderName(IEnumerable<VersionFile> payload)
+    {
+        var identity = string.Join("\n", payload.Where(f => f.Role != FileRoles.Labels).OrderBy(f => f.FileName, StringComparer.Ordinal).Select(f => $"{f.FileName}:{f.Sha256}"));
+        return Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(identity)));
     }
 }

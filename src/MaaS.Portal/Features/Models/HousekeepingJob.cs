@@ -1,5 +1,6 @@
 using Hangfire;
 using MaaS.Portal.Data;
+using MaaS.Portal.Features.Deployments;
 using MaaS.Portal.Jobs;
 using MaaS.Portal.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -7,10 +8,11 @@ using Microsoft.Extensions.Options;
 
 namespace MaaS.Portal.Features.Models;
 
-public sealed record HousekeepingReport(int TempEntriesRemoved, int BlobsRemoved, long BytesFreed);
+public sealed record HousekeepingReport(int TempEntriesRemoved, int BlobsRemoved, long BytesFreed, int ServingCopiesRemoved);
 
 /// <summary>
-/// Removes what crashes and aborted uploads leave behind: temp files and folders, and blobs no version, sample set or dataset refers to.
+/// Removes what crashes and aborted uploads leave behind: temp files and folders, blobs no version, sample set or dataset
+/// refers to, and copies of deleted bundles under serving/.
 /// Only things older than an hour go, so nothing an upload or job is still writing is touched.
 /// </summary>
 public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContextFactory<PortalDbContext> dbFactory, ILogger<HousekeepingJob> logger) : IPortalJob
@@ -73,8 +75,35 @@ public sealed class HousekeepingJob(DataPaths paths, BlobStore blobs, IDbContext
             blobsRemoved++;
         }
 
-        var report = new HousekeepingReport(tempRemoved, blobsRemoved, bytes);
-        context.Summary = $"Removed {tempRemoved} temp entries and {blobsRemoved} unreferenced blobs ({Format.Bytes(bytes)}).";
+        await context.ReportAsync(0.9, "removing unused serving copies", cancellationToken);
+        var servingRemoved = 0;
+        var serving = new DirectoryInfo(ServingFiles.Root(paths));
+        if (serving.Exists)
+        {
+            // A bundle is copied under serving/ when it is first loaded; once no version has those files, the copy goes.
+            var bundles = (await db.VersionFiles.AsNoTracking().ToListAsync(cancellationToken))
+                .GroupBy(f => f.VersionId)
+                .Where(files => files.Count(f => f.Role != FileRoles.Labels) > 1)
+                .Select(ServingFiles.FolderName)
+                .ToHashSet(StringComparer.Ordinal);
+            foreach (var copy in serving.EnumerateDirectories())
+            {
+                try
+                {
+                    if (bundles.Contains(copy.Name) || NewestWrite(copy) >= cutoff) continue;
+                    bytes += copy.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+                    copy.Delete(recursive: true);
+                    servingRemoved++;
+                }
+                catch (IOException ex)
+                {
+                    logger.LogDebug(ex, "Housekeeping skipped {Entry}", copy.FullName);
+                }
+            }
+        }
+
+        var report = new HousekeepingReport(tempRemoved, blobsRemoved, bytes, servingRemoved);
+        context.Summary = $"Removed {tempRemoved} temp entries, {blobsRemoved} unreferenced blobs and {servingRemoved} unused serving copies ({Format.Bytes(bytes)}).";
         logger.LogInformation("Housekeeping: {Summary}", context.Summary);
         return report;
     }
@@ -91,7 +120,7 @@ public sealed class HousekeepingTrigger(JobService jobs)
 {
     public const string SystemOwner = "system";
 
-    public Task EnqueueAsync() => jobs.EnqueueAsync<HousekeepingJob>(HousekeepingJob.Kind, SystemOwner, "Housekeeping: temp files and unreferenced blobs");
+    public Task EnqueueAsync() => jobs.EnqueueAsync<HousekeepingJob>(HousekeepingJob.Kind, SystemOwner, "Housekeeping: temp files, unreferenced blobs, unused serving copies");
 }
 
 /// <summary>Registers the recurring job (hourly by default) at start-up (idempotent: AddOrUpdate).</summary>

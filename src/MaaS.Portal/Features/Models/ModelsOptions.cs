@@ -26,6 +26,6 @@ public sealed class ModelsOptions
     [Range(1, 64 * 1024 * 1024)]
     public int MaxLabelsBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>When housekeeping (old temp files, unreferenced blobs) runs, as a cron expression in UTC.</summary>
+    /// <summary>When housekeeping (old temp files, unreferenced blobs, unused serving copies) runs, as a cron expression in UTC.</summary>
     [Required] public string HousekeepingCron { get; set; } = "0 * * * *";
 }
