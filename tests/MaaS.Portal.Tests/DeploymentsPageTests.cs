@@ -56,6 +56,24 @@ public sealed class DeploymentsPageTests : MudTestBase, IDisposable
     }
 
     [Fact]
+    public async Task HomePage_ListsTheUsersDeployments_OrSaysHowToMakeOne()
+    {
+        var userId = await SignInAsync("home@test.local");
+        var empty = Render<Features.Home.HomePage>();
+        empty.WaitForAssertion(() => Assert.Contains("No deployments yet", empty.Find("[data-testid=home-deployments]").TextContent));
+
+        var modelId = await _db.AddModelAsync(userId, "iris", 3, 4);
+        await _db.AddDeploymentAsync(userId, modelId, "iris-home", DeploymentStates.Ready, (3, 90), (4, 10));
+        var home = Render<Features.Home.HomePage>();
+
+        home.WaitForAssertion(() => Assert.Contains("iris-home", home.Find("[data-testid=home-deployments]").TextContent));
+        var card = home.Find("[data-testid=home-deployments]");
+        Assert.DoesNotContain("No deployments yet", card.TextContent);
+        Assert.Contains("v3 / v4", card.TextContent);
+        Assert.Contains(card.QuerySelectorAll("a"), a => a.GetAttribute("href") == "/deployments/iris-home");
+    }
+
+    [Fact]
     public async Task OtherUsersDeployments_AreNotListed()
     {
         var other = await _db.AddUserAsync("other@test.local");
