@@ -129,6 +129,11 @@ public sealed class TrainingApiTests(PortalFactory portal) : IClassFixture<Porta
         await Poll.UntilAsync(
             async () => await _api.GetAsync($"/api/training/{jobId}") is { StatusCode: HttpStatusCode.OK } r ? (await r.JsonAsync()).GetProperty("trainerRuns").GetArrayLength() : 0,
             count => count >= 1, TimeSpan.FromSeconds(60));
+        // While it trains, its dataset cannot be deleted from under it.
+        var datasetPath = $"/api/datasets/{dataset.GetProperty("id").GetString()}";
+        var inUse = await _api.DeleteAsync(datasetPath);
+        Assert.Equal(HttpStatusCode.Conflict, inUse.StatusCode);
+        Assert.Contains("being trained on", (await inUse.JsonAsync()).GetProperty("detail").GetString());
         Assert.Equal(HttpStatusCode.Accepted, (await _api.PostAsync($"/api/jobs/{jobId}/cancel", null)).StatusCode);
 
         var done = await Poll.UntilAsync(
@@ -136,6 +141,8 @@ public sealed class TrainingApiTests(PortalFactory portal) : IClassFixture<Porta
             j => j.GetProperty("state").GetString() is "Succeeded" or "Failed" or "Cancelled", TimeSpan.FromSeconds(60));
         Assert.Equal("Cancelled", done.GetProperty("state").GetString());
         Assert.DoesNotContain("cancelled-flowers", await _api.GetStringAsync("/api/models"));
+        Assert.Equal(HttpStatusCode.NoContent, (await _api.DeleteAsync(datasetPath)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _api.GetAsync(datasetPath)).StatusCode);
     }
 
     [Fact]

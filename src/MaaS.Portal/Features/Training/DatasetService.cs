@@ -120,11 +120,18 @@ public sealed class DatasetService(
     }
 
     /// <summary>Deletes a dataset (and its training records); the CSV goes too unless something else holds the same bytes.</summary>
+    /// <summary>Deletes a dataset and its file (false: no such dataset of the caller's); 409 while a training job uses it.</summary>
     public async Task<bool> DeleteAsync(Guid id, string userId, bool isAdmin, CancellationToken cancellationToken = default)
     {
         var dataset = await FindAsync(id, userId, isAdmin, cancellationToken);
         if (dataset is null) return false;
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        // A training job still reading the CSV would fail part-way, and its run record would go with the dataset.
+        var training = await db.TrainingRuns.Where(r => r.DatasetId == id)
+            .Join(db.Jobs, r => r.JobId, j => j.Id, (r, j) => j)
+            .AnyAsync(j => j.State == MaaS.Portal.Jobs.JobState.Queued || j.State == MaaS.Portal.Jobs.JobState.Running, cancellationToken);
+        if (training)
+            throw new DatasetRequestException(409, "Dataset in use", $"'{dataset.Name}' is being trained on; cancel the training job or wait for it to finish, then delete it.");
         await db.Datasets.Where(d => d.Id == id).ExecuteDeleteAsync(cancellationToken);
         await BlobReferences.DeleteUnreferencedAsync(db, blobs, [dataset.Sha256], cancellationToken);
         return true;

@@ -49,8 +49,18 @@ public static class TrainingApi
             .ProducesProblem(400).ProducesProblem(404);
 
         datasets.MapDelete("/{id:guid}", async Task<IResult> (Guid id, ClaimsPrincipal user, DatasetService service, CancellationToken cancellationToken) =>
-                await service.DeleteAsync(id, user.UserId(), user.IsAdmin(), cancellationToken) ? TypedResults.NoContent() : NotFound(id))
-            .WithSummary("Deletes a dataset and its file. Models trained from it stay.");
+            {
+                try
+                {
+                    return await service.DeleteAsync(id, user.UserId(), user.IsAdmin(), cancellationToken) ? TypedResults.NoContent() : NotFound(id);
+                }
+                catch (DatasetRequestException ex)
+                {
+                    return Problem(ex);
+                }
+            })
+            .WithSummary("Deletes a dataset, its file and its training runs' records (409 while one is queued or running). Models trained from it stay.")
+            .ProducesProblem(404).ProducesProblem(409);
 
         var training = api.MapGroup("/training").WithTags("Training");
 
