@@ -8,6 +8,7 @@ using MaaS.Portal.Jobs;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using MudBlazor;
 
 namespace MaaS.Portal.Tests;
 
@@ -98,13 +99,27 @@ public sealed class JobListTests : MudTestBase, IDisposable
     }
 
     [Fact]
-    public async Task CancelButton_CancelsAQueuedJob()
+    public async Task CancelButton_AsksFirst_ThenCancelsAQueuedJob()
     {
         var job = await AddJobAsync("alice", JobState.Queued);
+        Render<MudPopoverProvider>();
+        var dialogs = Render<MudDialogProvider>();
         var list = Render<JobList>(p => p.Add(x => x.UserId, "alice"));
 
         list.FindAll("button").Single(b => b.TextContent.Contains("Cancel")).Click();
+        dialogs.WaitForAssertion(() => Assert.Contains("Stop 'Compress resnet18'?", dialogs.Markup));
+        dialogs.FindAll("button").Single(b => b.TextContent.Trim() == "Let it run").Click();
+        dialogs.WaitForAssertion(() => Assert.DoesNotContain("Stop 'Compress resnet18'?", dialogs.Markup));
+        await using (var before = await _db.Factory.CreateDbContextAsync())
+        {
+            Assert.Equal(JobState.Queued, (await before.Jobs.SingleAsync(j => j.Id == job.Id)).State);
+        }
 
+        list.FindAll("button").Single(b => b.TextContent.Contains("Cancel")).Click();
+        dialogs.WaitForAssertion(() => Assert.Contains("Stop 'Compress resnet18'?", dialogs.Markup));
+        dialogs.FindAll("button").Single(b => b.TextContent.Trim() == "Stop it").Click();
+
+        list.WaitForAssertion(() => Assert.Contains("Cancelled", list.Markup));
         await using var db = await _db.Factory.CreateDbContextAsync();
         Assert.Equal(JobState.Cancelled, (await db.Jobs.SingleAsync(j => j.Id == job.Id)).State);
         list.WaitForAssertion(() => Assert.Contains("Cancelled", list.Markup));
