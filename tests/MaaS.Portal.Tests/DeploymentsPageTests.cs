@@ -3,6 +3,7 @@ using Bunit;
 using MaaS.Portal.Data;
 using MaaS.Portal.Features.Deployments;
 using MaaS.Portal.Jobs;
+using Microsoft.AspNetCore.Components;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -85,6 +86,23 @@ public sealed class DeploymentsPageTests : MudTestBase, IDisposable
 
         page.WaitForAssertion(() => Assert.Contains("No deployments yet", page.Markup));
         Assert.DoesNotContain("theirs-v1", page.Markup);
+    }
+
+    [Fact]
+    public async Task EveryoneInTheQuery_StartsAnAdminOnEveryonesDeployments()
+    {
+        var other = await _db.AddUserAsync("owner@test.local");
+        var modelId = await _db.AddModelAsync(other.Id, "theirs", 1);
+        await _db.AddDeploymentAsync(other.Id, modelId, "theirs-v1", DeploymentStates.Ready, (1, 100));
+        var admin = await _db.AddUserAsync("admin@test.local");
+        var authorization = AddAuthorization();
+        // The role as a claim beside the id (with SetRoles after SetClaims, the page got no id claim).
+        authorization.SetAuthorized("admin@test.local").SetClaims(new Claim(ClaimTypes.NameIdentifier, admin.Id), new Claim(ClaimTypes.Role, "Admin"));
+        Services.GetRequiredService<NavigationManager>().NavigateTo("/deployments?everyone=true");
+
+        var page = Render<DeploymentsPage>();
+
+        page.WaitForElement("[data-testid=deployment-row][data-name=theirs-v1]");
     }
 
     [Fact]
