@@ -18,8 +18,13 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         await page.GotoAsync("/models");
         await page.WaitForCircuitAsync();
         Assert.Contains("No models yet", await page.ContentAsync());
+        // The picker is reachable by keyboard: it takes focus (its label shows it), though it is out of sight.
+        await page.Locator("[data-testid=model-file]").FocusAsync();
+        Assert.Equal("model-file", await page.EvaluateAsync<string>("document.activeElement?.dataset.testid ?? ''"));
 
         await page.ChooseModelFileAsync(ResNet18);
+        // A labels file can be picked: its input is visible.
+        Assert.True(await page.Locator("[data-testid=labels-file]").IsVisibleAsync());
         await page.Locator("input[data-testid=upload-name], [data-testid=upload-name] input").FillAsync("ResNet-18");
         await page.ClickAsync("[data-testid=upload-start]");
         // The status line names bytes, percent, speed and time left while the file moves, then the sandbox check.
@@ -106,6 +111,40 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         await page.Locator("[data-testid=drop-zone][data-ready=true]").WaitForAsync();
         await page.ClickAsync("[data-testid=upload-start]");
         await page.WaitForURLAsync("**/models/early-bird?version=1");
+    }
+
+    [Fact]
+    public async Task LeavingThePageDuringAnUpload_AsksFirst_AndStayingLetsItFinish()
+    {
+        var page = await browser.NewPageAsync();
+        await page.RegisterAsync("stayer@test.local", "Stayer-Passw0rd!");
+        await page.GotoAsync("/models");
+        await page.WaitForCircuitAsync();
+        // Hold the upload request, so the upload is in flight for as long as the test needs.
+        var held = new TaskCompletionSource();
+        var sent = new TaskCompletionSource();
+        await page.RouteAsync("**/ui/models/upload**", async route =>
+        {
+            sent.TrySetResult();
+            await held.Task;
+            await route.ContinueAsync();
+        });
+        await page.ChooseModelFileAsync(new FilePayload
+        {
+            Name = "stayer.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.Mlp()),
+        });
+        await page.ClickAsync("[data-testid=upload-start]");
+        await sent.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        await page.Locator(".mud-navmenu a[href='/jobs']").ClickAsync();
+        var dialog = page.Locator(".mud-dialog");
+        await dialog.GetByText("stayer.onnx is still uploading").WaitForAsync();
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Stay", Exact = true }).ClickAsync();
+        await dialog.WaitForAsync(new() { State = WaitForSelectorState.Detached });
+        Assert.EndsWith("/models", new Uri(page.Url).AbsolutePath);
+
+        held.SetResult();
+        await page.WaitForURLAsync("**/models/stayer?version=1");
     }
 
     [Fact]
