@@ -146,6 +146,15 @@ public sealed partial class MeteringTests(MeteringTests.Portal portal) : IClassF
         proxied.Headers.Add("X-Forwarded-For", "198.51.100.4");
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.SendAsync(proxied)).StatusCode);
 
+        // DNS rebinding: a page on another domain pointed at 127.0.0.1 arrives over loopback but names its own host.
+        foreach (var (host, status) in new[] { ("evil.example", HttpStatusCode.Unauthorized), ("127.0.0.1:5000", HttpStatusCode.OK), ("[::1]:5000", HttpStatusCode.OK) })
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+            request.Headers.Add(Portal.LocalHeader, "1");
+            request.Headers.Host = host;
+            Assert.Equal(status, (await anonymous.SendAsync(request)).StatusCode);
+        }
+
         var (user, _) = await UserAsync("metrics-user@test.local");
         Assert.Equal(HttpStatusCode.Forbidden, (await user.GetAsync("/metrics")).StatusCode);
     }

@@ -20,7 +20,8 @@ public static class MeteringApi
     /// node exporter beside the portal, the usual set-up, needs no secret in its configuration); from anywhere else it
     /// takes an admin's API key (<c>Authorization: Bearer</c>, which Prometheus' <c>authorization</c> block sends),
     /// because deployment names and traffic are other users' business. A request that came through a proxy (it
-    /// carries X-Forwarded-For or Forwarded) does not count as local even when the proxy is on the same machine;
+    /// carries X-Forwarded-For or Forwarded) does not count as local even when the proxy is on the same machine, nor does
+    /// one that names another host than localhost or a loopback address;
     /// <see cref="MeteringOptions.AnonymousMetricsFromLoopback"/> turns the loopback exception off altogether.
     /// </summary>
     public static void MapMetricsEndpoint(this IEndpointRouteBuilder app)
@@ -53,7 +54,16 @@ public static class MeteringApi
             .ExcludeFromDescription();
     }
 
+    /// <summary>
+    /// From this machine, to this machine by a loopback name. The Host check stops DNS rebinding: a web page whose own
+    /// domain has been pointed at 127.0.0.1 reaches the portal from the user's browser over loopback, but names its domain.
+    /// </summary>
     private static bool IsLocal(HttpContext http) =>
         http.Connection.RemoteIpAddress is { } ip && IPAddress.IsLoopback(ip)
-        && !http.Request.Headers.ContainsKey("X-Forwarded-For") && !http.Request.Headers.ContainsKey("Forwarded");
+        && !http.Request.Headers.ContainsKey("X-Forwarded-For") && !http.Request.Headers.ContainsKey("Forwarded")
+        && IsLoopbackName(http.Request.Host.Host);
+
+    private static bool IsLoopbackName(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || IPAddress.TryParse(host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address);
 }
