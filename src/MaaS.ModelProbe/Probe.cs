@@ -23,8 +23,9 @@ internal static partial class Probe
 
         using var options = new SessionOptions
         {
-            // Basic optimisation includes constant folding, so a load-time allocation bomb goes off here, under the cap.
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            // The level serving loads at (LoadedModel): every transformation the portal's process will later run, constant
+            // folding included, runs here first, so a load-time allocation bomb or an optimiser crash goes off under the cap.
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             IntraOpNumThreads = 1,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,

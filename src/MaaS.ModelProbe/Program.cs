@@ -10,6 +10,17 @@ using MaaS.Onnx.Models;
 // generated inputs. Prints exactly one JSON ProbeReport line to stdout; exit code 0 admitted, 2 rejected, anything
 // else (a signal, an unhandled exception) is a crash for ModelProbeClient to put into words.
 
+// Should the machine run out of memory while this process holds a hostile model (several probes at once, each under its
+// cap, can still add up), the kernel's out-of-memory killer takes this process, not the portal: 1000 marks it first in line.
+try
+{
+    if (OperatingSystem.IsLinux()) File.WriteAllText("/proc/self/oom_score_adj", "1000");
+}
+catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+{
+    // A kernel without it, or a sandbox that forbids it: the memory cap still holds.
+}
+
 // Nothing but the report may reach stdout: the client parses it. Everything else written through Console goes to stderr.
 var reportStream = Console.OpenStandardOutput();
 Console.SetOut(Console.Error);

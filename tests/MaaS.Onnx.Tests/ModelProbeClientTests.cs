@@ -171,6 +171,38 @@ public sealed class ModelProbeClientTests : IDisposable
         Assert.Empty(ProcessesMentioning(path));
     }
 
+    [Fact]
+    public async Task Probes_RunOneAtATime_WithOneSlot_AndEachMarksItselfFirstForTheOutOfMemoryKiller()
+    {
+        var oneAtATime = new ModelProbeClient(maxConcurrentProbes: 1);
+        var paths = new[] { "first", "second", "third" }.Select(name => TestModels.Write(TestModels.Mlp(), Path.Combine(temp.Path, name))).ToList();
+
+        var probes = paths.Select(path => oneAtATime.ProbeAsync(path, Limits, CancellationToken.None)).ToList();
+        var mostAtOnce = 0;
+        var scores = new HashSet<string>();
+        while (!probes.All(p => p.IsCompleted))
+        {
+            var live = paths.SelectMany(ProcessesMentioning).ToList();
+            mostAtOnce = Math.Max(mostAtOnce, live.Count);
+            foreach (var pid in live)
+            {
+                try
+                {
+                    scores.Add(File.ReadAllText($"/proc/{pid}/oom_score_adj").Trim());
+                }
+                catch (IOException)
+                {
+                    // It finished between the listing and the read.
+                }
+            }
+            await Task.Delay(5);
+        }
+
+        Assert.All(await Task.WhenAll(probes), report => Assert.True(report.Admitted, report.Message));
+        Assert.Equal(1, mostAtOnce);
+        Assert.Contains("1000", scores);
+    }
+
     /// <summary>Ids of live processes whose command line contains <paramref name="text"/>.</summary>
     private static List<int> ProcessesMentioning(string text)
     {

@@ -21,12 +21,18 @@ public sealed class ModelProbeClient
     // The end of stderr is what says why a process died; keep that much of it.
     private const int MaxStderrChars = 16 * 1024;
 
+    // Each probe may use up to its memory cap; uploads at once must not add up to more than the machine has.
+    private readonly SemaphoreSlim _running;
+
     /// <param name="probeAssemblyPath">MaaS.ModelProbe.dll; by default the copy next to the running program.</param>
     /// <param name="dotnetHostPath">The dotnet host that runs it; by default the one running this process.</param>
-    public ModelProbeClient(string? probeAssemblyPath = null, string? dotnetHostPath = null)
+    /// <param name="maxConcurrentProbes">Probes that run at once; more wait their turn.</param>
+    public ModelProbeClient(string? probeAssemblyPath = null, string? dotnetHostPath = null, int maxConcurrentProbes = 2)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentProbes, 1);
         ProbeAssemblyPath = probeAssemblyPath ?? Path.Combine(AppContext.BaseDirectory, "MaaS.ModelProbe.dll");
         DotnetHostPath = dotnetHostPath ?? FindDotnetHost();
+        _running = new SemaphoreSlim(maxConcurrentProbes, maxConcurrentProbes);
     }
 
     public string ProbeAssemblyPath { get; }
@@ -46,8 +52,19 @@ public sealed class ModelProbeClient
                                             + "MaaS.ModelProbe project from the program that runs the client.", ProbeAssemblyPath);
         }
         var fullModelPath = Path.GetFullPath(modelPath);
-        ct.ThrowIfCancellationRequested();
+        await _running.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await RunProbeAsync(fullModelPath, limits, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _running.Release();
+        }
+    }
 
+    private async Task<ProbeReport> RunProbeAsync(string fullModelPath, ProbeLimits limits, CancellationToken ct)
+    {
         using var process = new Process { StartInfo = StartInfo(fullModelPath, limits) };
         process.Start();
         process.StandardInput.Close();

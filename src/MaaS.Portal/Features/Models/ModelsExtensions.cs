@@ -10,7 +10,8 @@ public static class ModelsExtensions
             .Bind(builder.Configuration.GetSection(ModelsOptions.Section))
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        builder.Services.AddSingleton<ModelProbeClient>();
+        builder.Services.AddSingleton(services =>
+            new ModelProbeClient(maxConcurrentProbes: services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ModelsOptions>>().Value.MaxConcurrentProbes));
         builder.Services.AddSingleton<UploadReceiver>();
         builder.Services.AddSingleton<ModelRegistry>();
         builder.Services.AddSingleton<ModelUploadEndpoint>();

@@ -26,6 +26,10 @@ public sealed class ModelsOptions
     [Range(1, 64 * 1024 * 1024)]
     public int MaxLabelsBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>Probes (sandboxed first opens of uploaded models) that run at once; each may use up to its memory cap.</summary>
+    [Range(1, 64)]
+    public int MaxConcurrentProbes { get; set; } = 2;
+
     /// <summary>When housekeeping (old temp files, unreferenced blobs, unused serving copies) runs, as a cron expression in UTC.</summary>
     [Required] public string HousekeepingCron { get; set; } = "0 * * * *";
 }
