@@ -171,6 +171,30 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
     }
 
     [Theory]
+    [InlineData("POST", "/api/deployments", """{"name": "a", "modelId": "m", "version": "x"}""", "application/json", 400, "$.version")]
+    [InlineData("POST", "/api/deployments", """{not json""", "application/json", 400, "JSON")]
+    [InlineData("POST", "/api/deployments", """{"name": "a"}""", "application/x-www-form-urlencoded", 415, "application/x-www-form-urlencoded")]
+    [InlineData("GET", "/api/usage?from=yesterday", null, null, 400, "from")]
+    [InlineData("GET", "/api/jobs?all=yes", null, null, 400, "all")]
+    [InlineData("PATCH", "/api/deployments/mlp-bad", """{"traffic": [{"version": 1, "weight": 2147483647}, {"version": 2, "weight": 2147483647}]}""", "application/json", 400, "0 to 1000")]
+    [InlineData("PATCH", "/api/deployments/mlp-bad", """{"traffic": [null]}""", "application/json", 400, "null")]
+    [InlineData("PATCH", "/api/deployments/mlp-bad", """{"version": -1}""", "application/json", 400, "1 or more")]
+    [InlineData("POST", "/api/keys", """{"name": "ci", "deployments": [null]}""", "application/json", 400, "empty or null")]
+    [InlineData("POST", "/api/keys", """{}""", "application/json", 400, "Name")]
+    public async Task MalformedManagementRequests_GetTheirStatus_WithADetailThatSaysWhy(string method, string path, string? body, string? contentType, int status, string mentions)
+    {
+        await EnsureDeployedAsync("mlp-bad");
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, contentType!);
+
+        var response = await _api.SendAsync(request);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(mentions, (await response.JsonAsync()).GetProperty("detail").GetString());
+    }
+
+    [Theory]
     [InlineData("POST", "/v2/models/mlp-bad/infer", "not-a-key", 401)]
     [InlineData("GET", "/v2/models/mlp-bad", "not-a-key", 401)]
     [InlineData("GET", "/v2/models/mlp-bad/ready", null, 401)]

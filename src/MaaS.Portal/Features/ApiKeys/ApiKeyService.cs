@@ -31,7 +31,9 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
         string? scope = null;
         if (deployments is not null)
         {
-            var names = deployments.Select(d => d.Trim().ToLowerInvariant()).Where(d => d.Length > 0).Distinct().ToList();
+            if (deployments.Any(string.IsNullOrWhiteSpace))
+                throw new ArgumentException("'deployments' lists deployment names; one is empty or null.", nameof(deployments));
+            var names = deployments.Select(d => d.Trim().ToLowerInvariant()).Distinct().ToList();
             if (names.Count == 0 || names.Any(n => n.Length > 63 || n.Any(c => !(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))))
                 throw new ArgumentException("'deployments' lists deployment names (lower-case letters, digits and '-').", nameof(deployments));
             scope = "," + string.Join(",", names) + ",";

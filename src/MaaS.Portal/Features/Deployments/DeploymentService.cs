@@ -100,10 +100,12 @@ public sealed partial class DeploymentService(
         IReadOnlyList<TrafficShare>? traffic = request.Version is { } single ? [new TrafficShare(single, 100)] : request.Traffic;
         if (traffic is not null)
         {
-            if (traffic.Count is 0 or > 4) errors.Add("'traffic' lists one to four versions.");
-            if (traffic.Any(t => t.Weight is < 0 or > 1000)) errors.Add("Traffic weights are 0 to 1000 (relative shares, e.g. 90 and 10).");
-            if (traffic.Sum(t => t.Weight) <= 0) errors.Add("At least one traffic weight must be above 0.");
-            if (traffic.Select(t => t.Version).Distinct().Count() != traffic.Count) errors.Add("A version appears twice in 'traffic'.");
+            if (traffic.Any(t => t is null)) errors.Add("'traffic' lists {\"version\", \"weight\"} objects; one is null.");
+            else if (traffic.Count is 0 or > 4) errors.Add("'traffic' lists one to four versions.");
+            else if (traffic.Any(t => t.Version < 1)) errors.Add("Each version in 'traffic' (or 'version') is a version number, 1 or more.");
+            else if (traffic.Any(t => t.Weight is < 0 or > 1000)) errors.Add("Traffic weights are 0 to 1000 (relative shares, e.g. 90 and 10).");
+            else if (traffic.Sum(t => t.Weight) <= 0) errors.Add("At least one traffic weight must be above 0.");
+            else if (traffic.Select(t => t.Version).Distinct().Count() != traffic.Count) errors.Add("A version appears twice in 'traffic'.");
         }
         errors.AddRange(ApplySettings(deployment, request.Settings));
         if (errors.Count > 0) return DeploymentChange.Refused(400, [.. errors]);

@@ -37,7 +37,19 @@ public static class OperationsExtensions
 
         // Writers are tried in the order they were registered, so the /v2 one goes before AddProblemDetails' default.
         builder.Services.AddSingleton<IProblemDetailsWriter, V2ErrorWriter>();
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+        {
+            // Validation failures list their fields under 'errors'; 'detail' says the same in one line for people and logs.
+            if (context.ProblemDetails is HttpValidationProblemDetails { Detail: null } validation && validation.Errors.Count > 0)
+                validation.Detail = string.Join(" ", validation.Errors.SelectMany(field => field.Value));
+            // A JSON endpoint refuses another content type before any handler runs, so no one else words it.
+            if (context.ProblemDetails is { Status: StatusCodes.Status415UnsupportedMediaType, Detail: null } unsupported)
+                unsupported.Detail = $"The body was sent as '{context.HttpContext.Request.ContentType ?? "nothing"}', which this endpoint does not read: " +
+                                     "send JSON with 'Content-Type: application/json'.";
+        });
+        builder.Services.AddExceptionHandler<BadRequestHandler>();
+        // Binding failures throw in every environment (by default only in Development), so BadRequestHandler words them.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
         // States and other enums travel as their names ("Running"), as the API contract writes them.
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         // Data annotations on API request types are checked before handlers run (400 with the field named).
