@@ -143,4 +143,30 @@ public sealed class JobsApiTests(JobsPortalFactory portal) : IClassFixture<JobsP
         var done = await Poll.UntilAsync(() => Jobs.GetAsync(job.Id, "", true), j => j!.IsFinished);
         Assert.Equal(JobState.Cancelled, done!.State);
     }
+
+    [Fact]
+    public async Task HangfiresAbortSignal_DoesNotStopARun_OnlyTheUsersCancelDoes()
+    {
+        // Hangfire cancels its token for a job whose state moved on, as a second delivery of the same job makes it do.
+        var ownerId = await AdminIdAsync();
+        Guid jobId;
+        await using (var db = await portal.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<MaaS.Portal.Data.PortalDbContext>>().CreateDbContextAsync())
+        {
+            var record = new JobRecord { Kind = BlockingTestJob.Kind, OwnerId = ownerId, Title = "aborted by Hangfire" };
+            db.Jobs.Add(record);
+            await db.SaveChangesAsync();
+            jobId = record.Id;
+        }
+        using var scope = portal.Services.CreateScope();
+        var runner = scope.ServiceProvider.GetRequiredService<JobRunner<BlockingTestJob>>();
+
+        var run = runner.RunAsync(jobId, new CancellationToken(canceled: true));
+
+        await Poll.UntilAsync(() => Jobs.GetAsync(jobId, "", true), j => j!.Stage == "waiting");
+        Assert.False(run.IsCompleted);
+        Assert.Equal(JobState.Running, (await Jobs.GetAsync(jobId, "", true))!.State);
+        await Jobs.CancelAsync(jobId, "", true);
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(JobState.Cancelled, (await Jobs.GetAsync(jobId, "", true))!.State);
+    }
 }

@@ -10,6 +10,7 @@ using MaaS.Portal.Features.Playground;
 using MaaS.Portal.Features.Training;
 using MaaS.Portal.Testing;
 using MaaS.Training.Tests;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using static MaaS.Portal.IntegrationTests.ModelUploads;
 
@@ -143,6 +144,32 @@ public sealed class TrainingApiTests(PortalFactory portal) : IClassFixture<Porta
         Assert.DoesNotContain("cancelled-flowers", await _api.GetStringAsync("/api/models"));
         Assert.Equal(HttpStatusCode.NoContent, (await _api.DeleteAsync(datasetPath)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _api.GetAsync(datasetPath)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ADatasetWithAQueuedTrainingJob_CannotBeDeleted_UntilTheJobEnds()
+    {
+        var dataset = await UploadAsync(SyntheticCsv.Multiclass(rows: 50), "queued flowers.csv");
+        var id = dataset.GetProperty("id").GetString()!;
+        var factory = portal.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<MaaS.Portal.Data.PortalDbContext>>();
+        // Queued, not yet picked up by a worker: the arguments are all it has (its run record comes when it starts).
+        var queued = new MaaS.Portal.Jobs.JobRecord
+        {
+            Kind = TrainingJob.Kind, OwnerId = "someone", Title = "waiting to train", ArgumentsJson = JsonSerializer.Serialize(new { datasetId = id }),
+        };
+        await using (var db = await factory.CreateDbContextAsync())
+        {
+            db.Jobs.Add(queued);
+            await db.SaveChangesAsync();
+        }
+
+        Assert.Equal(HttpStatusCode.Conflict, (await _api.DeleteAsync($"/api/datasets/{id}")).StatusCode);
+
+        await using (var db = await factory.CreateDbContextAsync())
+        {
+            await db.Jobs.Where(j => j.Id == queued.Id).ExecuteUpdateAsync(u => u.SetProperty(j => j.State, MaaS.Portal.Jobs.JobState.Cancelled));
+        }
+        Assert.Equal(HttpStatusCode.NoContent, (await _api.DeleteAsync($"/api/datasets/{id}")).StatusCode);
     }
 
     [Fact]

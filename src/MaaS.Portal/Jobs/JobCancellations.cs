@@ -7,11 +7,16 @@ public sealed class JobCancellations
 {
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
 
-    internal CancellationTokenSource Register(Guid jobId, CancellationToken hostToken)
+    /// <summary>
+    /// The job's cancellation source, linked to <paramref name="hostToken"/>; null when the job is already registered
+    /// here (a second delivery of the same job, which must leave the first run's source alone).
+    /// </summary>
+    internal CancellationTokenSource? TryRegister(Guid jobId, CancellationToken hostToken)
     {
         var source = CancellationTokenSource.CreateLinkedTokenSource(hostToken);
-        _running[jobId] = source;
-        return source;
+        if (_running.TryAdd(jobId, source)) return source;
+        source.Dispose();
+        return null;
     }
 
     internal void Unregister(Guid jobId)

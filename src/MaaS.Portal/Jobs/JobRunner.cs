@@ -14,11 +14,40 @@ public sealed class JobRunner<TJob>(
     IDbContextFactory<PortalDbContext> dbFactory,
     JobNotifier notifier,
     JobCancellations cancellations,
+    IHostApplicationLifetime lifetime,
     ILogger<JobRunner<TJob>> logger) where TJob : IPortalJob
 {
+    /// <param name="jobId">The job record's id.</param>
+    /// <param name="hangfireToken">
+    /// Not used. Hangfire's token fires on shutdown, but also when Hangfire decides the job was aborted: when its state
+    /// moved on, which is what a second delivery of the same job does (the duplicate takes it to Processing, loses the
+    /// claim and returns, so Hangfire marks it done). That would stop the real run part-way. Only the portal shutting
+    /// down (<see cref="IHostApplicationLifetime.ApplicationStopping"/>) or a user's cancel stops a job. The parameter
+    /// stays so jobs queued by earlier versions keep their signature.
+    /// </param>
     // The portal records failures itself and says why; a blind retry would repeat the same failure.
     [AutomaticRetry(Attempts = 0)]
-    public async Task RunAsync(Guid jobId, CancellationToken hostToken)
+    public async Task RunAsync(Guid jobId, CancellationToken hangfireToken)
+    {
+        var stopping = lifetime.ApplicationStopping;
+        // Registered before the claim, so a cancel that comes the moment the job turns Running finds it.
+        var source = cancellations.TryRegister(jobId, stopping);
+        if (source is null)
+        {
+            logger.LogInformation("Job {JobId} is already running here (a second delivery); skipping", jobId);
+            return;
+        }
+        try
+        {
+            await RunClaimedAsync(jobId, source, stopping);
+        }
+        finally
+        {
+            cancellations.Unregister(jobId);
+        }
+    }
+
+    private async Task RunClaimedAsync(Guid jobId, CancellationTokenSource source, CancellationToken stopping)
     {
         var record = await ClaimAsync(jobId);
         if (record is null)
@@ -28,7 +57,6 @@ public sealed class JobRunner<TJob>(
         }
         await notifier.PublishAsync(JobView.From(record));
 
-        using var source = cancellations.Register(jobId, hostToken);
         var context = new JobContext(record, dbFactory, notifier);
         try
         {
@@ -37,7 +65,7 @@ public sealed class JobRunner<TJob>(
         }
         catch (OperationCanceledException) when (source.IsCancellationRequested)
         {
-            if (hostToken.IsCancellationRequested)
+            if (stopping.IsCancellationRequested)
             {
                 await FinishAsync(jobId, JobState.Failed, "Interrupted: the portal shut down while this job was running. Start it again.", null);
             }
@@ -54,10 +82,6 @@ public sealed class JobRunner<TJob>(
         {
             logger.LogError(ex, "Job {JobId} ({Kind}) failed", jobId, record.Kind);
             await FinishAsync(jobId, JobState.Failed, $"Failed unexpectedly: {ex.Message}", null);
-        }
-        finally
-        {
-            cancellations.Unregister(jobId);
         }
     }
 

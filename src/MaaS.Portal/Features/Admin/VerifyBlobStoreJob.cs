@@ -33,7 +33,7 @@ public sealed class VerifyBlobStoreJob(BlobStore blobs, ILogger<VerifyBlobStoreJ
                     corrupt.Add(hashes[i]);
                 }
             }
-            await context.ReportAsync((i + 1.0) / hashes.Count, $"checked {i + 1} of {hashes.Count} blobs", cancellationToken);
+            await context.ReportAsync((i + 1.0) / hashes.Count, $"checking {hashes.Count} blobs", cancellationToken);
         }
         if (corrupt.Count > 0)
         {

@@ -244,6 +244,8 @@ public sealed class CostRollupJob(CostRollup rollup, BudgetService budgets) : IP
 /// <summary>Hangfire's recurring entry: queues a roll-up job record.</summary>
 public sealed class CostRollupTrigger(JobService jobs)
 {
+    // A retry after the record was saved would queue the run twice; the next scheduled run comes soon enough.
+    [AutomaticRetry(Attempts = 0)]
     public Task EnqueueAsync() => jobs.EnqueueAsync<CostRollupJob>(CostRollupJob.Kind, CostReports.SystemOwner, "Cost roll-up: usage to hours and days, storage sample");
 }
 

@@ -120,6 +120,8 @@ public sealed class HousekeepingTrigger(JobService jobs)
 {
     public const string SystemOwner = "system";
 
+    // A retry after the record was saved would queue the run twice; the next scheduled run comes soon enough.
+    [AutomaticRetry(Attempts = 0)]
     public Task EnqueueAsync() => jobs.EnqueueAsync<HousekeepingJob>(HousekeepingJob.Kind, SystemOwner, "Housekeeping: temp files, unreferenced blobs, unused serving copies");
 }
 

@@ -126,10 +126,12 @@ public sealed class DatasetService(
         var dataset = await FindAsync(id, userId, isAdmin, cancellationToken);
         if (dataset is null) return false;
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        // A training job still reading the CSV would fail part-way, and its run record would go with the dataset.
-        var training = await db.TrainingRuns.Where(r => r.DatasetId == id)
-            .Join(db.Jobs, r => r.JobId, j => j.Id, (r, j) => j)
-            .AnyAsync(j => j.State == MaaS.Portal.Jobs.JobState.Queued || j.State == MaaS.Portal.Jobs.JobState.Running, cancellationToken);
+        // A training job still reading the CSV would fail part-way, and its run record would go with the dataset. Queued
+        // jobs have no run record yet: the dataset's id is in their arguments.
+        var datasetId = id.ToString();
+        var training = await db.Jobs.AnyAsync(j => j.Kind == TrainingJob.Kind
+            && (j.State == MaaS.Portal.Jobs.JobState.Queued || j.State == MaaS.Portal.Jobs.JobState.Running)
+            && j.ArgumentsJson != null && j.ArgumentsJson.Contains(datasetId), cancellationToken);
         if (training)
             throw new DatasetRequestException(409, "Dataset in use", $"'{dataset.Name}' is being trained on; cancel the training job or wait for it to finish, then delete it.");
         await db.Datasets.Where(d => d.Id == id).ExecuteDeleteAsync(cancellationToken);
