@@ -145,6 +145,33 @@ public sealed class DeploymentsApiTests(PortalFactory portal) : IClassFixture<Po
     }
 
     [Fact]
+    public async Task AChangeCancelledWhileLoading_LeavesTheDeploymentFailedNotLoading_AndTheOldVersionServing()
+    {
+        await DeployAsync(TestModels.Mlp(), "mlp-cancelled-change");
+        Guid id;
+        await using (var db = await portal.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync())
+        {
+            id = (await db.Deployments.SingleAsync(d => d.Name == "mlp-cancelled-change")).Id;
+        }
+        using var scope = portal.Services.CreateScope();
+        var deployJob = scope.ServiceProvider.GetRequiredService<Features.Deployments.DeployJob>();
+        using var cancel = new CancellationTokenSource();
+
+        // The user cancels just as the sessions start loading.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => deployJob.ApplyAsync(id, (_, stage) =>
+        {
+            if (stage == "loading and warming up") cancel.Cancel();
+            return Task.CompletedTask;
+        }, cancel.Token));
+
+        var row = JsonDocument.Parse(await _api.GetStringAsync("/api/deployments/mlp-cancelled-change")).RootElement.GetProperty("deployment");
+        Assert.Equal("Failed", row.GetProperty("state").GetString());
+        Assert.Contains("cancelled", row.GetProperty("message").GetString());
+        var infer = await _api.PostAsJsonAsync("/v2/models/mlp-cancelled-change/infer", new { inputs = new[] { new { name = "input", shape = new[] { 1, 4 }, datatype = "FP32", data = Row } } });
+        Assert.Equal(HttpStatusCode.OK, infer.StatusCode);
+    }
+
+    [Fact]
     public async Task AnEmptyOutputsList_AsksForEveryOutput()
     {
         await EnsureDeployedAsync("mlp-bad");

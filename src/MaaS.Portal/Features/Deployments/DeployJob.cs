@@ -92,6 +92,15 @@ public sealed class DeployJob(
                           (updated == 0 ? " (a newer change is being applied)" : "");
             return new Outcome(deployment.Name, summary, null);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled (or the portal stopping) part-way: the row must not stay Loading for ever. The route was not
+            // switched, so what served before still serves; the state says the change did not happen.
+            await using var db = await dbFactory.CreateDbContextAsync(CancellationToken.None);
+            await SetStateAsync(db, deployment, DeploymentStates.Failed,
+                "The change was cancelled before it took effect; what served before keeps serving. Apply it again to retry.", CancellationToken.None);
+            throw;
+        }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             logger.LogWarning(ex, "Deployment {Deployment} failed to load", deployment.Name);

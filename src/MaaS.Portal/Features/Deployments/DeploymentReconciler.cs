@@ -6,7 +6,7 @@ namespace MaaS.Portal.Features.Deployments;
 /// <summary>
 /// At start-up the host is empty while the database says what should be served: this loads every deployment again
 /// (the same work as the deploy job), one after another in the background so the portal answers meanwhile. Until it
-/// is done, /v2/health/ready says 503; a deployment that fails to load is marked Failed and the others still load.
+/// is done, /v2/health/ready says 400 (not ready); a deployment that fails to load is marked Failed and the others still load.
 /// </summary>
 public sealed class DeploymentReconciler(IServiceProvider services, IDbContextFactory<PortalDbContext> dbFactory, ILogger<DeploymentReconciler> logger)
     : BackgroundService
