@@ -45,6 +45,29 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public async Task QueuedJobTheQueueNoLongerHolds_IsMarkedFailed_AfterRestart()
+    {
+        var dataDirectory = PortalFactory.NewDataDirectory();
+        Guid lostId;
+        await using (var first = new PortalFactory { DataDirectory = dataDirectory })
+        {
+            await using var db = await first.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync();
+            var owner = await db.Users.FirstAsync();
+            // Saved, then the process died before Hangfire got it: no Hangfire job id.
+            var lost = new JobRecord { Kind = "compress", OwnerId = owner.Id, Title = "never queued" };
+            db.Jobs.Add(lost);
+            await db.SaveChangesAsync();
+            lostId = lost.Id;
+        }
+        SqliteConnection.ClearAllPools();
+
+        await using var second = new PortalFactory { DataDirectory = dataDirectory };
+        var view = await second.Services.GetRequiredService<JobService>().GetAsync(lostId, "", isAdmin: true);
+        Assert.Equal(JobState.Failed, view!.State);
+        Assert.Contains("Lost from the job queue", view.Message);
+    }
+
+    [Fact]
     public async Task Bootstrap_IsIdempotent_AcrossRestarts()
     {
         var dataDirectory = PortalFactory.NewDataDirectory();
