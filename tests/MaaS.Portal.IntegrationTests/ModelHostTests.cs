@@ -27,6 +27,26 @@ public sealed class ModelHostTests(PortalFactory portal) : IClassFixture<PortalF
     }
 
     [Fact]
+    public async Task AChangeWhoseRowIsGone_LoadsNothing_SoANewDeploymentOfThatNameKeepsItsOwn()
+    {
+        var host = portal.Services.GetRequiredService<ModelHost>();
+        var (theirs, ours) = (WriteModel(), WriteModel());
+        // The new deployment of the name, generation 1, is served.
+        Assert.NotNull(await host.ApplyAsync("reused-name", 1, [new ServedVersion(1, 100, ours)], Settings, CancellationToken.None));
+
+        // A job of the undeployed one (generation 3) arrives late: its row is gone.
+        var late = await host.ApplyAsync("reused-name", 3, [new ServedVersion(7, 100, theirs)], Settings, CancellationToken.None,
+            stillWanted: _ => Task.FromResult(false));
+
+        Assert.Null(late);
+        Assert.Equal([1], host.RouteOf("reused-name")!.Targets.Select(t => t.Version));
+        Assert.Null(host.Loaded("reused-name", 7));
+        // And the new deployment's own next change still applies (the late job left no generation behind).
+        Assert.NotNull(await host.ApplyAsync("reused-name", 2, [new ServedVersion(2, 100, ours)], Settings, CancellationToken.None));
+        await host.UnloadAsync("reused-name");
+    }
+
+    [Fact]
     public async Task VersionsNoLongerServed_AreReleased_WeightZeroOnesToo()
     {
         var host = portal.Services.GetRequiredService<ModelHost>();

@@ -67,14 +67,20 @@ public sealed class DeployJob(
             }
 
             await progress(0.35, "loading and warming up");
-            var report = await host.ApplyAsync(deployment.Name, deployment.Generation, served, SettingsOf(deployment), cancellationToken);
-            if (report is null) return new Outcome(deployment.Name, $"{deployment.Name}: a newer change was applied meanwhile; this one was skipped.", null);
+            var report = await host.ApplyAsync(deployment.Name, deployment.Generation, served, SettingsOf(deployment), cancellationToken,
+                stillWanted: async ct =>
+                {
+                    await using var check = await dbFactory.CreateDbContextAsync(ct);
+                    return await check.Deployments.AnyAsync(d => d.Id == deploymentId, ct);
+                });
+            if (report is null) return new Outcome(deployment.Name, $"{deployment.Name}: a newer change was applied meanwhile, or it was undeployed; this one was skipped.", null);
 
             await using var db = await dbFactory.CreateDbContextAsync(CancellationToken.None);
             if (!await db.Deployments.AnyAsync(d => d.Id == deploymentId, CancellationToken.None))
             {
-                // Undeployed while this job loaded: what it loaded must not stay in memory under that name.
-                await host.UnloadAsync(deployment.Name);
+                // Undeployed while this job loaded: what it loaded must not stay in memory under that name. The undeploy
+                // unloads it too; unloading here as well would take down a new deployment that has the name since.
+                if (!await db.Deployments.AnyAsync(d => d.Name == deployment.Name, CancellationToken.None)) await host.UnloadAsync(deployment.Name);
                 return new Outcome(deployment.Name, null, "The deployment was removed while it was being loaded.");
             }
             var now = DateTimeOffset.UtcNow;

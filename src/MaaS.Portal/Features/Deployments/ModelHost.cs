@@ -59,12 +59,19 @@ public sealed class ModelHost(ILogger<ModelHost> logger) : IAsyncDisposable
     /// Brings one deployment in line: loads (or reloads with new settings) every version it should serve, switches the
     /// route, and unloads the versions it no longer serves. If a load fails, what was served before keeps serving.
     /// </summary>
-    public async Task<ApplyReport?> ApplyAsync(string deployment, int generation, IReadOnlyList<ServedVersion> versions, InferenceSettings settings, CancellationToken ct)
+    /// <param name="stillWanted">
+    /// Asked once this change holds the deployment's lock: false when the row it came from is gone. Undeploying takes
+    /// the same lock after deleting the row, so a job that read the row before an undeploy (and perhaps before a new
+    /// deployment took the name) cannot load the old versions under that name afterwards.
+    /// </param>
+    public async Task<ApplyReport?> ApplyAsync(string deployment, int generation, IReadOnlyList<ServedVersion> versions, InferenceSettings settings, CancellationToken ct,
+        Func<CancellationToken, Task<bool>>? stillWanted = null)
     {
         var gate = _changes.GetOrAdd(deployment, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
         try
         {
+            if (stillWanted is not null && !await stillWanted(ct)) return null;
             // Two deploy jobs of one deployment may run at once; the older row's job arriving last changes nothing.
             if (_generations.TryGetValue(deployment, out var applied) && applied > generation) return null;
             var coldStart = TimeSpan.Zero;
