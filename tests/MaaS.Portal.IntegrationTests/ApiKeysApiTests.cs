@@ -55,6 +55,22 @@ public sealed class ApiKeysApiTests(PortalFactory portal) : IClassFixture<Portal
     }
 
     [Fact]
+    public async Task ACreatedKeysLocation_AnswersWithTheKey_WithoutItsSecret()
+    {
+        var admin = portal.CreateApiClient();
+        var created = await admin.PostAsJsonAsync("/api/keys", new { name = "located" });
+        var secret = (await created.JsonAsync()).GetProperty("secret").GetString()!;
+
+        var key = await admin.GetAsync(created.Headers.Location);
+
+        Assert.Equal(HttpStatusCode.OK, key.StatusCode);
+        var text = await key.Content.ReadAsStringAsync();
+        Assert.Equal("located", JsonDocument.Parse(text).RootElement.GetProperty("name").GetString());
+        Assert.DoesNotContain(secret, text);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"/api/keys/{Guid.NewGuid()}")).StatusCode);
+    }
+
+    [Fact]
     public async Task RevokingSomeoneElsesKey_Returns404()
     {
         var admin = portal.CreateApiClient();

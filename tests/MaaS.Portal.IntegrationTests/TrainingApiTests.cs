@@ -261,6 +261,9 @@ public sealed class TrainingApiTests(PortalFactory portal) : IClassFixture<Porta
         var detail = (await badTrainer.JsonAsync()).GetProperty("detail").GetString();
         Assert.Contains("'trainer' is one of", detail);
         Assert.Contains("'task' is one of", detail);
+        // A number is not a task's name, though .NET's enum parsing would take it.
+        var numbered = await _api.PostAsJsonAsync("/api/training", new { datasetId = id, labelColumn = "species", task = "1" });
+        Assert.Contains("'task' is one of", (await numbered.JsonAsync()).GetProperty("detail").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await _api.PostAsJsonAsync("/api/training", new { datasetId = Guid.NewGuid(), labelColumn = "species" })).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _api.PostAsJsonAsync("/api/training", new { datasetId = id, labelColumn = "species", modelId = "no-such-model" })).StatusCode);
 

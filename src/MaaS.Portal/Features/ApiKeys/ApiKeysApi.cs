@@ -17,6 +17,12 @@ public static class ApiKeysApi
         keys.MapGet("/", async (ClaimsPrincipal user, ApiKeyService service) => TypedResults.Ok(await service.ListAsync(user.UserId())))
             .WithSummary("The caller's API keys (secrets are never shown again).");
 
+        keys.MapGet("/{keyId:guid}", async Task<IResult> (Guid keyId, ClaimsPrincipal user, ApiKeyService service) =>
+                (await service.ListAsync(user.UserId())).FirstOrDefault(k => k.Id == keyId) is { } key
+                    ? TypedResults.Ok(key)
+                    : TypedResults.Problem(statusCode: 404, title: "Not found", detail: $"You have no key with id {keyId}."))
+            .WithSummary("One of the caller's keys (where a created key's Location points); its secret is never shown again.");
+
         keys.MapPost("/", async Task<IResult> (CreateApiKeyRequest request, ClaimsPrincipal user, ApiKeyService service) =>
             {
                 try

@@ -149,8 +149,13 @@ public sealed class DatasetService(
             ? new(StringComparer.OrdinalIgnoreCase)
             : new(JsonSerializer.Deserialize<Dictionary<string, ColumnType>>(dataset.ColumnTypesJson, Json)!, StringComparer.OrdinalIgnoreCase);
 
-    public static bool TryParseType(string? name, out ColumnType type) =>
-        Enum.TryParse(name?.Trim(), ignoreCase: true, out type) && Enum.IsDefined(type);
+    /// <summary>A column type by its name (numbers are not names, though Enum.TryParse takes them).</summary>
+    public static bool TryParseType(string? name, out ColumnType type)
+    {
+        type = default;
+        var match = Enum.GetNames<ColumnType>().FirstOrDefault(n => n.Equals(name?.Trim(), StringComparison.OrdinalIgnoreCase));
+        return match is not null && Enum.TryParse(match, out type);
+    }
 
     public static DatasetView View(Dataset dataset)
     {

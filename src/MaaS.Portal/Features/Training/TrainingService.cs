@@ -72,7 +72,9 @@ public sealed class TrainingService(
         TrainingTask? task = null;
         if (!string.IsNullOrWhiteSpace(request.Task))
         {
-            if (Enum.TryParse<TrainingTask>(request.Task.Trim(), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)) task = parsed;
+            // By name only: Enum.TryParse would also take "1".
+            if (Enum.GetNames<TrainingTask>().FirstOrDefault(n => n.Equals(request.Task.Trim(), StringComparison.OrdinalIgnoreCase)) is { } name)
+                task = Enum.Parse<TrainingTask>(name);
             else errors.Add("'task' is one of binary, multiclass, regression.");
         }
         else if (label is not null)
