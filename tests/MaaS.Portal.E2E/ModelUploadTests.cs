@@ -62,6 +62,11 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         Assert.Contains("[batch, 4]", inputs);
         await page.GotoAsync("/models");
         Assert.Contains("iris", await page.Locator("[data-testid=model-list]").InnerTextAsync());
+        // The model's name is a link, so the keyboard reaches it as the mouse reaches the row.
+        await page.WaitForCircuitAsync();
+        await page.Locator("[data-testid=model-list] a[href='/models/iris']").FocusAsync();
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync("**/models/iris");
     }
 
     [Fact]
