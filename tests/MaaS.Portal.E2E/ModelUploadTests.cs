@@ -153,6 +153,39 @@ public sealed class ModelUploadTests(BrowserFixture browser)
     }
 
     [Fact]
+    public async Task ANewVersion_UploadsFromTheModelPage_WhichKeepsThePanelOpenMeanwhile()
+    {
+        var page = await browser.NewPageAsync();
+        await page.RegisterAsync("versioner@test.local", "Versioner-Passw0rd!");
+        await page.GotoAsync("/models");
+        await page.WaitForCircuitAsync();
+        await page.ChooseModelFileAsync(new FilePayload { Name = "scorer.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.Mlp()) });
+        await page.ClickAsync("[data-testid=upload-start]");
+        await page.WaitForURLAsync("**/models/scorer?version=1");
+        await page.WaitForCircuitAsync();
+
+        var held = new TaskCompletionSource();
+        var sent = new TaskCompletionSource();
+        await page.RouteAsync("**/ui/models/upload**", async route =>
+        {
+            sent.TrySetResult();
+            await held.Task;
+            await route.ContinueAsync();
+        });
+        await page.ClickAsync("[data-testid=new-version]");
+        await page.ChooseModelFileAsync(new FilePayload { Name = "scorer-v2.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.Mlp(opset: 15)) });
+        await page.ClickAsync("[data-testid=upload-start]");
+        await sent.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        // Closing the panel would stop the upload: the button that closes it is off until the upload ends.
+        Assert.True(await page.Locator("[data-testid=new-version]").IsDisabledAsync());
+
+        held.SetResult();
+        await page.Locator("[data-testid=select-v2]").WaitForAsync();
+        Assert.True(await page.Locator("[data-testid=new-version]").IsEnabledAsync());
+        Assert.Equal(0, await page.Locator("[data-testid=drop-zone]").CountAsync());
+    }
+
+    [Fact]
     public async Task CancellingAnUpload_StopsIt_SaysSo_AndLeavesNoFile()
     {
         var page = await browser.NewPageAsync();
