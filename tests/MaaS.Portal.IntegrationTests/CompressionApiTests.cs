@@ -207,6 +207,17 @@ public sealed class CompressionApiTests(PortalFactory portal) : IClassFixture<Po
     }
 
     [Fact]
+    public async Task ASampleSetThatDoesNotExist_IsRefusedAtOnce_With404()
+    {
+        var slug = await UploadAsync(TestModels.WideMlp(), "mlp with no set");
+
+        var response = await CompressAsync(slug, 1, new { recipe = "int8-static", calibrationSetId = Guid.NewGuid().ToString() });
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("no sample set", (await response.JsonAsync()).GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task ASampleSetThatDoesNotFitTheModel_FailsTheJob_SayingWhy()
     {
         var slug = await UploadAsync(TestModels.WideMlp(), "mlp with photos");

@@ -31,6 +31,8 @@ public sealed class CompressDialogTests : MudTestBase, IDisposable
         Services.AddSingleton<JobCancellations>();
         Services.AddSingleton<IBackgroundJobClient>(new BackgroundJobClient(_db.JobStorage));
         Services.AddSingleton<JobService>();
+        Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(new Features.SampleSets.SampleSetsOptions()));
+        Services.AddSingleton<Features.SampleSets.SampleSetService>();
         Services.AddSingleton<CompressionService>();
     }
 

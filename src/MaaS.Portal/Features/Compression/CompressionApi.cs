@@ -14,7 +14,7 @@ public static class CompressionApi
                     return start.StatusCode switch
                     {
                         202 => TypedResults.Accepted($"/api/jobs/{start.Job!.Id}", start.Job),
-                        404 => TypedResults.Problem(statusCode: 404, title: "Model not found", detail: start.Errors[0]),
+                        404 => TypedResults.Problem(statusCode: 404, title: "Not found", detail: start.Errors[0]),
                         _ => TypedResults.Problem(statusCode: 400, title: "Invalid compression request", detail: string.Join(" ", start.Errors),
                             extensions: new Dictionary<string, object?> { ["errors"] = start.Errors }),
                     };

@@ -18,7 +18,7 @@ public sealed record CompressionStart(JobView? Job, int StatusCode, IReadOnlyLis
 }
 
 /// <summary>Checks a compression request and queues its job; used by the API and the compress dialog alike.</summary>
-public sealed class CompressionService(ModelRegistry registry, JobService jobs)
+public sealed class CompressionService(ModelRegistry registry, JobService jobs, SampleSets.SampleSetService sampleSets)
 {
     /// <summary>The gate used when a request names none: outputs must keep a mean cosine similarity of 0.99.</summary>
     public static readonly QualityGate DefaultGate = new(MinCosine: 0.99);
@@ -54,6 +54,9 @@ public sealed class CompressionService(ModelRegistry registry, JobService jobs)
         var gate = request.Gate is null ? DefaultGate : new QualityGate(request.Gate.MinCosine, request.Gate.MaxTop1Disagreement, request.Gate.MaxLatencyRatio);
         errors.AddRange(CheckGate(gate));
         if (errors.Count > 0) return CompressionStart.Refused(400, [.. errors]);
+        // Whether the set fits the model is the job's to find out (it loads the samples); whether it exists is not.
+        if (calibrationSetId is { } setId && await sampleSets.GetAsync(setId, userId, isAdmin, cancellationToken) is null)
+            return CompressionStart.Refused(404, $"There is no sample set {setId} of yours to calibrate with.");
 
         var recipe = CompressionRecipes.Find(request.Recipe)!;
         var arguments = new CompressionArguments(detail.ModelId, version, recipe.Name, request.Options, calibrationSetId, gate, isAdmin);
