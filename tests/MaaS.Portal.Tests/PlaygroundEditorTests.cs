@@ -52,6 +52,23 @@ public sealed class PlaygroundEditorTests : MudTestBase
     }
 
     [Fact]
+    public void NumericEditor_TooLongToSendOverTheCircuit_IsReadOnly_AndSaysWhy()
+    {
+        var state = new NumericInputState(Spec("x", TensorElementType.Float, [1, 8000]));
+        var editor = Render<NumericInputEditor>(p => p.Add(e => e.State, state));
+        var field = editor.Find("textarea[data-testid=tensor-json], [data-testid=tensor-json] textarea");
+        Assert.False(field.HasAttribute("readonly"));
+        Assert.Equal(NumericInputEditor.MaxJsonChars.ToString(System.Globalization.CultureInfo.InvariantCulture), field.GetAttribute("maxlength"));
+
+        editor.Find("button[data-testid=fill-random]").Click();
+
+        Assert.True(state.Json.Length > NumericInputEditor.MaxJsonChars);
+        editor.WaitForAssertion(() => Assert.True(editor.Find("textarea[data-testid=tensor-json], [data-testid=tensor-json] textarea").HasAttribute("readonly")));
+        Assert.Contains("too long to edit here", editor.Markup);
+        Assert.Equal(8000, state.Build()[0].ToArray<float>().Length);
+    }
+
+    [Fact]
     public void NumericEditor_FillButtons_WriteZerosOnesAndRandomValuesInTheRange_WholeForIntegers()
     {
         var state = new NumericInputState(Spec("ids", TensorElementType.Int64, [2, 3]));

@@ -41,13 +41,25 @@ export function startUpload(zone, labelsInput, url, token, fields, dotnet) {
             dotnet.invokeMethodAsync('Progress', e.loaded, e.total);
         }
     };
-    xhr.onload = () => dotnet.invokeMethodAsync('Completed', xhr.status, xhr.responseText);
+    xhr.onload = () => dotnet.invokeMethodAsync('Completed', xhr.status, answerFor(xhr));
     xhr.onerror = () => dotnet.invokeMethodAsync('Completed', 0, '');
     xhr.onabort = () => dotnet.invokeMethodAsync('Completed', -1, '');
     xhr.open('POST', url);
     xhr.setRequestHeader('RequestVerificationToken', token);
     xhr.send(form);
     return true;
+}
+
+// What the panel needs of the answer, and no more: the circuit takes messages of up to 32 KB, and a big model's answer
+// (its signature and operator counts) may be longer. A new version: its model's slug and number; a refusal: its words.
+function answerFor(xhr) {
+    try {
+        const body = JSON.parse(xhr.responseText);
+        if (xhr.status === 201) return JSON.stringify({ model: { slug: body.model.slug }, version: { version: body.version.version } });
+        return JSON.stringify({ detail: String(body.detail ?? '').slice(0, 4000) });
+    } catch {
+        return '';
+    }
 }
 
 export function cancelUpload(zone) {

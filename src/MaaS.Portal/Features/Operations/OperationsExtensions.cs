@@ -16,8 +16,11 @@ public sealed class LimitsOptions
     /// <summary>Default cap on any request body; upload endpoints raise it for themselves.</summary>
     public long MaxRequestBodyBytes { get; set; } = 10 * 1024 * 1024;
 
-    /// <summary>Largest message a browser may send over the Blazor circuit.</summary>
-    public long MaxCircuitMessageBytes { get; set; } = 64 * 1024;
+    /// <summary>
+    /// Largest message a browser may send over the Blazor circuit: SignalR's 32 KB default, kept (hardening: it is there
+    /// for security; files stream in chunks). Text fields that could be longer cap their length.
+    /// </summary>
+    public long MaxCircuitMessageBytes { get; set; } = 32 * 1024;
 }
 
 /// <summary>Health endpoints, OpenAPI, problem details and request limits.</summary>
