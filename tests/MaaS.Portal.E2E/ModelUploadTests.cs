@@ -23,8 +23,8 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         Assert.Equal("model-file", await page.EvaluateAsync<string>("document.activeElement?.dataset.testid ?? ''"));
 
         await page.ChooseModelFileAsync(ResNet18);
-        // A labels file can be picked: its input is visible.
-        Assert.True(await page.Locator("[data-testid=labels-file]").IsVisibleAsync());
+        // A labels file can be picked: its input becomes visible once the panel shows the chosen file (the wait times out if it stays hidden).
+        await page.Locator("[data-testid=labels-file]").WaitForAsync(new() { State = WaitForSelectorState.Visible, Timeout = 10_000 });
         await page.Locator("input[data-testid=upload-name], [data-testid=upload-name] input").FillAsync("ResNet-18");
         await page.ClickAsync("[data-testid=upload-start]");
         // The status line names bytes, percent, speed and time left while the file moves, then the sandbox check.
@@ -177,11 +177,11 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         await page.ClickAsync("[data-testid=upload-start]");
         await sent.Task.WaitAsync(TimeSpan.FromSeconds(20));
         // Closing the panel would stop the upload: the button that closes it is off until the upload ends.
-        Assert.True(await page.Locator("[data-testid=new-version]").IsDisabledAsync());
+        await page.WaitForFunctionAsync("() => document.querySelector('[data-testid=new-version]')?.disabled === true", null, new() { Timeout = 10_000 });
 
         held.SetResult();
         await page.Locator("[data-testid=select-v2]").WaitForAsync();
-        Assert.True(await page.Locator("[data-testid=new-version]").IsEnabledAsync());
+        await page.WaitForFunctionAsync("() => document.querySelector('[data-testid=new-version]')?.disabled === false", null, new() { Timeout = 10_000 });
         Assert.Equal(0, await page.Locator("[data-testid=drop-zone]").CountAsync());
     }
 
