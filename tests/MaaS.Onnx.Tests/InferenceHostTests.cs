@@ -367,9 +367,15 @@ public sealed class InferenceMemoryTests
         var result = await host.InferAsync(key, InferenceRequest.Of(InferenceTensor.FromValues<long>("idx", [2], [5, tableFloats - 1])));
         Assert.Equal([5f, tableFloats - 1], result.Outputs[0].ToArray<float>());
         Assert.True(await host.UnloadAsync(key));
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var unloaded = WorkingSet();
+        // The memory goes back as the sessions are disposed and collected; on a loaded machine that can take a moment.
+        var unloaded = long.MaxValue;
+        for (var attempt = 0; attempt < 20 && loaded - unloaded <= 64L * 1024 * 1024; attempt++)
+        {
+            if (attempt > 0) await Task.Delay(100);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            unloaded = WorkingSet();
+        }
 
         Assert.True(model.LoadReport.MemoryGrowthBytes > 64L * 1024 * 1024, $"load grew the working set by {model.LoadReport.MemoryGrowthBytes:N0} bytes");
         Assert.True(loaded - unloaded > 64L * 1024 * 1024, $"unload freed {loaded - unloaded:N0} bytes");
