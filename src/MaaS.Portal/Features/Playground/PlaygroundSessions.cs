@@ -61,12 +61,17 @@ public sealed class PlaygroundSessions(
 
     public IReadOnlyCollection<PlaygroundSession> Open => _sessions.Values.ToList();
 
-    /// <summary>The private name for a user's session of a version: readable in usage reports, unique per user.</summary>
-    public static string NameFor(string userId, string modelSlug, int version)
+    /// <summary>
+    /// The private name for a user's session of a version: readable in usage reports (the slug, cut to 20 characters),
+    /// and unique by 48 bits of the model's id and 48 of a hash of the user's, so two models whose slugs begin alike, or
+    /// two users, do not share a session (sessions are also checked against their model and user when found). It fits
+    /// the 63 characters a deployment name has in the usage tables.
+    /// </summary>
+    public static string NameFor(string userId, Guid modelId, string modelSlug, int version)
     {
-        var user = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(userId)))[..6];
-        var slug = modelSlug.Length > 40 ? modelSlug[..40] : modelSlug;
-        return $"{NamePrefix}{slug}:v{version}:{user}";
+        var user = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(userId)))[..12];
+        var slug = modelSlug.Length > 20 ? modelSlug[..20] : modelSlug;
+        return $"{NamePrefix}{slug}:v{version}:{modelId.ToString("N")[..12]}:{user}";
     }
 
     /// <summary>For the memory meter: temporary sessions hold memory like deployments and are billed to their user.</summary>
@@ -75,14 +80,17 @@ public sealed class PlaygroundSessions(
 
     public PlaygroundSession? Find(string name) => _sessions.GetValueOrDefault(name);
 
+    private static bool IsOf(PlaygroundSession session, string userId, ModelVersion version) =>
+        session.UserId == userId && session.ModelId == version.ModelId && session.Version == version.Number;
+
     /// <summary>
     /// The user's session of <paramref name="version"/>, loading it when there is none. Loading checks the files'
     /// hashes as a deployment does. Throws <see cref="DeploymentFailedException"/> or <see cref="ModelLoadException"/>.
     /// </summary>
     public async Task<PlaygroundSession> OpenAsync(string userId, string modelSlug, ModelVersion version, CancellationToken ct)
     {
-        var name = NameFor(userId, modelSlug, version.Number);
-        if (_sessions.TryGetValue(name, out var open) && host.IsServing(name))
+        var name = NameFor(userId, version.ModelId, modelSlug, version.Number);
+        if (_sessions.TryGetValue(name, out var open) && IsOf(open, userId, version) && host.IsServing(name))
         {
             open.Touch(clock.GetUtcNow());
             return open;
@@ -91,7 +99,7 @@ public sealed class PlaygroundSessions(
         await _opening.WaitAsync(ct);
         try
         {
-            if (_sessions.TryGetValue(name, out open) && host.IsServing(name)) return open;
+            if (_sessions.TryGetValue(name, out open) && IsOf(open, userId, version) && host.IsServing(name)) return open;
             var path = await ServingFiles.MaterialiseAsync(blobs, paths, version, ct);
             var settings = new InferenceSettings { Instances = 1, IntraOpThreads = 1, MaxBatchSize = 1 };
             await host.ApplyAsync(name, 1, [new ServedVersion(version.Number, 100, path)], settings, ct);
