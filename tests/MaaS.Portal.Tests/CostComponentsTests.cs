@@ -19,6 +19,27 @@ public sealed class CostComponentsTests : MudTestBase, IDisposable
 
     void IDisposable.Dispose() => _db.Dispose();
 
+    [Fact]
+    public async Task PriceForm_StartsFromTheScheduledPrices_AndSendsOnlyWhatTheAdminChanged()
+    {
+        var prices = Services.GetRequiredService<PriceSheets>();
+        var hour = PriceSheets.HourOf(DateTimeOffset.UtcNow);
+        Assert.Empty((await prices.ChangeAsync(new PriceChange(null, 6m, null, null, null, hour.AddHours(3), "dearer"), "admin")).Errors);
+        var panel = Render<PriceSheetPanel>();
+        panel.WaitForAssertion(() => Assert.Equal("6", panel.Find("[data-testid=price-vcpu] input, input[data-testid=price-vcpu]").GetAttribute("value")));
+
+        // A currency change from six hours on: compute stays at the scheduled 6.
+        panel.Find("[data-testid=price-currency] input, input[data-testid=price-currency]").Change("usd");
+        panel.Find("[data-testid=price-hours] input, input[data-testid=price-hours]").Change("6");
+        panel.Find("button[data-testid=price-save]").Click();
+
+        panel.WaitForAssertion(() =>
+        {
+            var latest = prices.GetAsync().GetAwaiter().GetResult().History[0];
+            Assert.Equal((hour.AddHours(6), "USD", 6m), (latest.EffectiveFrom!.Value, latest.Currency, latest.VcpuHour));
+        });
+    }
+
     private static CostRow Row(string label, long requests, decimal compute, bool deleted = false) =>
         new(label, label, deleted, null, null, requests, requests / 10, 0.012, 1, 0, 0, CostLine.Zero with { InferenceCompute = compute },
             UsageQuantities.Zero with { Requests = requests, Errors = requests / 10 });

@@ -36,6 +36,20 @@ public sealed class CostReportsTests : IDisposable
     public void Dispose() => _db.Dispose();
 
     [Fact]
+    public async Task APriceChangeScheduledAfterAnother_KeepsTheEarlierChangesPrices_ItDoesNotName()
+    {
+        var now = _clock.GetUtcNow();
+        var (three, six) = (PriceSheets.HourOf(now).AddHours(3), PriceSheets.HourOf(now).AddHours(6));
+        Assert.Empty((await _prices.ChangeAsync(new PriceChange(null, 6m, null, null, null, three, "dearer compute"), "admin")).Errors);
+
+        // Later, a currency change from six hours on, naming no prices: compute stays at 6, not back to today's 3.6.
+        var (sheet, errors) = await _prices.ChangeAsync(new PriceChange("USD", null, null, null, null, six, "currency"), "admin");
+
+        Assert.Empty(errors);
+        Assert.Equal(("USD", 6m, 1m), (sheet!.Currency, sheet.VcpuHour, sheet.MemoryGbHour));
+    }
+
+    [Fact]
     public void Arithmetic_FollowsTheCostModel()
     {
         var price = new PriceSheet { Currency = "EUR", VcpuHour = 3.6m, MemoryGbHour = 0.5m, StorageGbMonth = 0.73m, PerThousandRequests = 0.4m, ChangedBy = "t" };

@@ -102,7 +102,11 @@ public sealed partial class PriceSheets(IDbContextFactory<PortalDbContext> dbFac
     public async Task<(PriceSheetView? Sheet, IReadOnlyList<string> Errors)> ChangeAsync(PriceChange change, string changedBy, CancellationToken ct = default)
     {
         var now = clock.GetUtcNow();
-        var current = (await LoadAsync(ct)).Last(s => s.EffectiveFrom <= now);
+        var nextHour = HourOf(now).AddHours(1);
+        var effective = change.EffectiveFrom?.ToUniversalTime() ?? nextHour;
+        // Omitted prices stay as they will be at that time: taken from the sheet in force then, so a change scheduled
+        // for later does not undo one scheduled before it (the sheet in force now would).
+        var current = (await LoadAsync(ct)).Last(s => s.EffectiveFrom <= (effective > now ? effective : now));
         var errors = new List<string>();
         var currency = (change.Currency ?? current.Currency).Trim().ToUpperInvariant();
         if (!CurrencyPattern().IsMatch(currency)) errors.Add($"'currency' is a three-letter ISO 4217 code such as USD or EUR; '{change.Currency}' is not.");
@@ -110,8 +114,6 @@ public sealed partial class PriceSheets(IDbContextFactory<PortalDbContext> dbFac
         var memory = Check("memoryGbHour", change.MemoryGbHour ?? current.MemoryGbHour, MaxMemoryGbHour, errors);
         var storage = Check("storageGbMonth", change.StorageGbMonth ?? current.StorageGbMonth, MaxStorageGbMonth, errors);
         var requests = Check("perThousandRequests", change.PerThousandRequests ?? current.PerThousandRequests, MaxPerThousandRequests, errors);
-        var nextHour = HourOf(now).AddHours(1);
-        var effective = change.EffectiveFrom?.ToUniversalTime() ?? nextHour;
         if (effective != HourOf(effective))
             errors.Add($"'effectiveFrom' must be a whole hour in UTC (e.g. {nextHour:yyyy-MM-ddTHH:00:00Z}), so hourly usage is never split between two sheets.");
         else if (effective < now)
