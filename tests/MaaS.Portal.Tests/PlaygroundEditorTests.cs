@@ -52,6 +52,29 @@ public sealed class PlaygroundEditorTests : MudTestBase
     }
 
     [Fact]
+    public void InputsTheEditorsCannotWrite_AreAMessage_NotAFailure()
+    {
+        // BF16 has no JSON writer here; before, building the body threw into the page and ended the circuit.
+        var spec = Spec("x", TensorElementType.BFloat16, [1, 2]);
+        var target = new PlaygroundTarget(PlaygroundTargetKind.Deployment, "bf16", Guid.NewGuid(), "bf16", "BF16", 1, true,
+            new ModelSignature([spec], []), null, null);
+        var form = new PlaygroundForm(target);
+
+        var error = Assert.Throws<PlaygroundInputException>(() => form.BuildBody());
+
+        Assert.StartsWith("These inputs cannot be sent from the playground", error.Message);
+    }
+
+    [Theory]
+    [InlineData(-1, true)]
+    [InlineData(128, true)]
+    [InlineData(2, true)]
+    // One token cannot hold [CLS] and [SEP]: a single-step decoder's input_ids get the JSON editor (the text box threw).
+    [InlineData(1, false)]
+    public void TokenInputs_NeedRoomForTwoTokens(long length, bool text) =>
+        Assert.Equal(text, TextInputState.IsTokenInput(Spec("input_ids", TensorElementType.Int64, [1, length])));
+
+    [Fact]
     public void NumericEditor_TooLongToSendOverTheCircuit_IsReadOnly_AndSaysWhy()
     {
         var state = new NumericInputState(Spec("x", TensorElementType.Float, [1, 8000]));

@@ -280,8 +280,9 @@ public sealed class TextInputState(IReadOnlyList<TensorSpec> specs, TextTokenize
     }
 
     /// <summary>Whether <paramref name="spec"/> is one of the inputs a tokenised text fills.</summary>
+    // A fixed length under 2 cannot hold [CLS] and [SEP] (a single-step decoder's input_ids): such inputs get the JSON editor.
     public static bool IsTokenInput(TensorSpec spec) =>
-        spec.IsTensor && spec.ElementType is TensorElementType.Int64 or TensorElementType.Int32 && spec.Shape.Length == 2 &&
+        spec.IsTensor && spec.ElementType is TensorElementType.Int64 or TensorElementType.Int32 && spec.Shape.Length == 2 && spec.Shape[1] is < 0 or >= 2 &&
         (spec.Name.Contains("input_ids", StringComparison.OrdinalIgnoreCase) || spec.Name.Contains("attention_mask", StringComparison.OrdinalIgnoreCase)
          || spec.Name.Contains("token_type_ids", StringComparison.OrdinalIgnoreCase));
 }

@@ -18,10 +18,19 @@ public sealed class PlaygroundForm(PlaygroundTarget target)
     public string? Problem => Inputs.Where(i => i.Error is not null).Select(i => $"{string.Join(", ", i.Specs.Select(s => s.Name))}: {i.Error}").FirstOrDefault();
 
     /// <summary>The V2 JSON request the inputs make: what runs, what the snippets send and what history keeps.</summary>
+    /// <summary>The V2 body of the inputs; <see cref="PlaygroundInputException"/> with words when they cannot make one.</summary>
     public ReadOnlyMemory<byte> BuildBody()
     {
-        var tensors = Inputs.SelectMany(i => i.Build()).ToArray();
-        return V2Codec.EncodeRequest(InferenceRequest.Of(tensors)).Body;
+        try
+        {
+            var tensors = Inputs.SelectMany(i => i.Build()).ToArray();
+            return V2Codec.EncodeRequest(InferenceRequest.Of(tensors)).Body;
+        }
+        catch (Exception ex) when (ex is NotSupportedException or ArgumentException or OverflowException or InvalidOperationException)
+        {
+            // A type the editors cannot write (BF16), a shape too large to count: the page says so instead of failing.
+            throw new PlaygroundInputException($"These inputs cannot be sent from the playground: {ex.Message}");
+        }
     }
 
     public string InputSummary => string.Join("; ", Inputs.Select(i => i.Summary));
