@@ -9,6 +9,8 @@ namespace MaaS.Portal.Features.Playground;
 public sealed class PlaygroundRequests(TimeProvider clock)
 {
     public const int MaxKept = 64;
+    // One user's runs must not push everyone else's downloads out: each keeps their newest few.
+    public const int MaxKeptPerUser = 4;
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
 
     private readonly ConcurrentDictionary<Guid, (string UserId, byte[] Body, DateTimeOffset At)> _bodies = new();
@@ -19,6 +21,7 @@ public sealed class PlaygroundRequests(TimeProvider clock)
         var now = clock.GetUtcNow();
         _bodies[id] = (userId, body.ToArray(), now);
         foreach (var (old, _) in _bodies.Where(p => now - p.Value.At > Lifetime).ToList()) _bodies.TryRemove(old, out _);
+        foreach (var (old, _) in _bodies.Where(p => p.Value.UserId == userId).OrderByDescending(p => p.Value.At).Skip(MaxKeptPerUser).ToList()) _bodies.TryRemove(old, out _);
         foreach (var (old, _) in _bodies.OrderByDescending(p => p.Value.At).Skip(MaxKept).ToList()) _bodies.TryRemove(old, out _);
         return id;
     }
