@@ -185,6 +185,33 @@ public sealed class CostReportsTests : IDisposable
     }
 
     [Fact]
+    public async Task SomethingDeletedAfterItsHourWasSampled_StillCountsForThatHour_WhenTheHourIsSampledAgain()
+    {
+        var owner = await _db.AddUserAsync("deleter@test.local");
+        var model = await _db.AddModelAsync(owner.Id, "deleted-later", 1);
+        await using (var db = await _db.Factory.CreateDbContextAsync())
+        {
+            var version = await db.ModelVersions.SingleAsync(v => v.ModelId == model);
+            (version.SizeBytes, version.CreatedAt) = (1_000_000_000, _clock.GetUtcNow().AddHours(-3));
+            await db.SaveChangesAsync();
+        }
+        var hour = PriceSheets.HourOf(_clock.GetUtcNow());
+        await _rollup.RunAsync();
+
+        // Deleted later in the same hour; the next run samples that hour again.
+        await using (var db = await _db.Factory.CreateDbContextAsync())
+        {
+            await db.ModelVersions.Where(v => v.ModelId == model).ExecuteDeleteAsync();
+        }
+        _clock.Advance(TimeSpan.FromHours(1));
+        await _rollup.RunAsync();
+
+        await using var check = await _db.Factory.CreateDbContextAsync();
+        Assert.Equal(1_000_000_000, (await check.StorageHours.SingleAsync(s => s.Hour == hour && s.OwnerId == owner.Id)).Bytes);
+        Assert.False(await check.StorageHours.AnyAsync(s => s.Hour == hour.AddHours(1) && s.OwnerId == owner.Id));
+    }
+
+    [Fact]
     public async Task BackgroundJobs_CountTheirRunningTime_ForTheirOwnerAndModel()
     {
         var owner = await _db.AddUserAsync("compressor@test.local");

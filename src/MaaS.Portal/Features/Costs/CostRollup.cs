@@ -180,11 +180,18 @@ public sealed class CostRollup(IDbContextFactory<PortalDbContext> dbFactory, Tim
         var count = 0;
         for (var hour = start; hour <= currentHour; hour = hour.AddHours(1))
         {
-            await db.StorageHours.Where(s => s.Hour == hour).ExecuteDeleteAsync(ct);
-            // An hour counts what existed by its end: a version uploaded at 10:40 is stored for the 10:00 hour.
+            // An hour counts what existed by its end: a version uploaded at 10:40 is stored for the 10:00 hour. And what an
+            // earlier sample of the hour saw still counts: a dataset deleted at 10:55 was stored for that hour too, so a
+            // second look never lowers an owner's bytes for it (it would erase what the deletion did not undo).
             var end = hour.AddHours(1);
-            db.StorageHours.AddRange(stored.Where(s => s.CreatedAt < end).GroupBy(s => (s.OwnerId, s.ModelId))
-                .Select(g => new StorageHour { Hour = hour, OwnerId = g.Key.OwnerId, ModelId = g.Key.ModelId, Bytes = g.Sum(s => s.Bytes) }));
+            var sampled = await db.StorageHours.AsNoTracking().Where(s => s.Hour == hour).ToDictionaryAsync(s => (s.OwnerId, s.ModelId), s => s.Bytes, ct);
+            var now = stored.Where(s => s.CreatedAt < end).GroupBy(s => (s.OwnerId, s.ModelId)).ToDictionary(g => g.Key, g => g.Sum(s => s.Bytes));
+            await db.StorageHours.Where(s => s.Hour == hour).ExecuteDeleteAsync(ct);
+            db.StorageHours.AddRange(sampled.Keys.Union(now.Keys).Select(key => new StorageHour
+            {
+                Hour = hour, OwnerId = key.OwnerId, ModelId = key.ModelId,
+                Bytes = Math.Max(sampled.GetValueOrDefault(key), now.GetValueOrDefault(key)),
+            }));
             count++;
         }
         await SetMarkAsync(db, StorageMark, currentHour.AddHours(1), ct);
