@@ -212,6 +212,33 @@ public sealed class CostReportsTests : IDisposable
     }
 
     [Fact]
+    public async Task SpendingInAMonthsLastHour_RaisesThatMonthsAlert_AtTheFirstCheckOfTheNext()
+    {
+        var clock = new ManualClock(new DateTimeOffset(2026, 11, 30, 23, 5, 0, TimeSpan.Zero));
+        var prices = new PriceSheets(_db.Factory, Options.Create(_options), clock);
+        var budgets = new BudgetService(_db.Factory, new CostReports(_db.Factory, prices, clock), prices, clock);
+        var user = await _db.AddUserAsync("late-spender@test.local");
+        Assert.Null(await budgets.SetAsync(user.Id, 1m, "admin"));
+        Assert.Equal(0, await budgets.RaiseAlertsAsync());
+
+        // 23:40 on the last day: 1,000 requests at 2 per thousand = 2, twice the budget. Nobody checks before midnight.
+        await using (var db = await _db.Factory.CreateDbContextAsync())
+        {
+            db.UsageMinutes.Add(new UsageMinute
+            {
+                Minute = new DateTimeOffset(2026, 11, 30, 23, 40, 0, TimeSpan.Zero), DeploymentName = "d", OwnerId = user.Id, ModelId = Guid.NewGuid(), Requests = 1000,
+            });
+            await db.SaveChangesAsync();
+        }
+        clock.Advance(TimeSpan.FromHours(1));
+
+        Assert.Equal(2, await budgets.RaiseAlertsAsync());
+        await using var check = await _db.Factory.CreateDbContextAsync();
+        Assert.Equal([80, 100], await check.BudgetAlerts.Where(a => a.UserId == user.Id && a.Month == "2026-11").Select(a => a.Percent).OrderBy(p => p).ToListAsync());
+        Assert.False(await check.BudgetAlerts.AnyAsync(a => a.UserId == user.Id && a.Month == "2026-12"));
+    }
+
+    [Fact]
     public async Task BackgroundJobs_CountTheirRunningTime_ForTheirOwnerAndModel()
     {
         var owner = await _db.AddUserAsync("compressor@test.local");

@@ -64,7 +64,12 @@ public sealed class BudgetService(IDbContextFactory<PortalDbContext> dbFactory, 
             var current = (await prices.LoadAsync(ct)).Last(s => s.EffectiveFrom <= now);
             return new BudgetStatus(userId, month, null, 0, current.Currency, false);
         }
-        var report = await reports.BuildAsync(new CostQuery(monthStart, now, userId), ct: ct);
+        return await SpentAsync(userId, budget, monthStart, now, month, ct);
+    }
+
+    private async Task<BudgetStatus> SpentAsync(string userId, UserBudget budget, DateTimeOffset from, DateTimeOffset to, string month, CancellationToken ct)
+    {
+        var report = await reports.BuildAsync(new CostQuery(from, to, userId), ct: ct);
         return new BudgetStatus(userId, month, budget.MonthlyAmount, report.Totals.Total, report.Currency, budget.LiftedForMonth == month);
     }
 
@@ -74,8 +79,16 @@ public sealed class BudgetService(IDbContextFactory<PortalDbContext> dbFactory, 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var now = clock.GetUtcNow();
         var raised = 0;
+        var monthStart = new DateTimeOffset(now.UtcDateTime.Year, now.UtcDateTime.Month, 1, 0, 0, 0, TimeSpan.Zero);
         foreach (var budget in await db.UserBudgets.AsNoTracking().ToListAsync(ct))
         {
+            // In a month's first hours, the month before is looked at once more through its end: spending in its last
+            // hour, after the previous check, would otherwise never raise its alerts.
+            if (now - monthStart < TimeSpan.FromHours(2))
+            {
+                var previousStart = monthStart.AddMonths(-1);
+                raised += await RaiseAsync(db, await SpentAsync(budget.UserId, budget, previousStart, monthStart, MonthOf(previousStart), ct), ct);
+            }
             var status = await ComputeAsync(budget.UserId, budget, now, ct);
             _cache[budget.UserId] = (now, status);
             raised += await RaiseAsync(db, status, ct);
