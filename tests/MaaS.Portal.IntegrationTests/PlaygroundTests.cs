@@ -162,7 +162,10 @@ public sealed class PlaygroundTests(PlaygroundTests.Portal portal) : IClassFixtu
         var entries = await history.ListAsync(adminId, target!.HistoryKey);
         Assert.Equal(50, entries.Count);
         Assert.Equal("input 52", entries[0].InputSummary);
-        Assert.Equal(Encoding.UTF8.GetString(body.Span), entries[0].RequestJson);
+        // Listed without bodies; the body comes on its own, to its owner only.
+        Assert.True(entries[0].CanRerun);
+        Assert.Equal(Encoding.UTF8.GetString(body.Span), await history.RequestOfAsync(entries[0].Id, adminId));
+        Assert.Null(await history.RequestOfAsync(entries[0].Id, "someone-else"));
         Assert.Empty(await history.ListAsync("someone-else", target.HistoryKey));
 
         var attached = await history.SaveExampleAsync(target.ModelId, adminId, isModelOwner: true, "ones", shared: true, Encoding.UTF8.GetString(body.Span));

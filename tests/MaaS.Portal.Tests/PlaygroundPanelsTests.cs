@@ -62,13 +62,13 @@ public sealed class PlaygroundPanelsTests : MudTestBase, IDisposable
     [Fact]
     public void History_ListsRequests_AndRunsOneAgain()
     {
-        PlaygroundHistoryEntry? rerun = null;
+        PlaygroundHistoryItem? rerun = null;
         var entries = new[]
         {
-            new PlaygroundHistoryEntry { Id = 2, UserId = "u", TargetKey = "t", InputSummary = "features [1, 4]: 1, 2, 3, 4", OutputSummary = "logits: cat 33.1%", RoundTripMilliseconds = 1.5, RequestJson = "{}" },
-            new PlaygroundHistoryEntry { Id = 1, UserId = "u", TargetKey = "t", InputSummary = "image", OutputSummary = "embedding", RoundTripMilliseconds = 250, RequestJson = null },
+            new PlaygroundHistoryItem(2, DateTimeOffset.UtcNow, 200, "features [1, 4]: 1, 2, 3, 4", "logits: cat 33.1%", 1.5, 0.4, CanRerun: true),
+            new PlaygroundHistoryItem(1, DateTimeOffset.UtcNow, 200, "image", "embedding", 250, 200, CanRerun: false),
         };
-        var panel = Render<PlaygroundHistoryPanel>(p => p.Add(h => h.Entries, entries).Add(h => h.OnRerun, (PlaygroundHistoryEntry e) => rerun = e));
+        var panel = Render<PlaygroundHistoryPanel>(p => p.Add(h => h.Entries, entries).Add(h => h.OnRerun, (PlaygroundHistoryItem e) => rerun = e));
 
         Assert.Equal(2, panel.FindAll("[data-testid=history-entry]").Count);
         Assert.Contains("1.5 ms", panel.FindAll("[data-testid=history-entry]")[0].TextContent);

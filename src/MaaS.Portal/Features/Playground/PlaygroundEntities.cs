@@ -7,6 +7,10 @@ namespace MaaS.Portal.Features.Playground;
 /// One request made from a playground, for the user's history of that deployment (or tried version): summaries for
 /// people, timing, and the body itself when small enough to run again.
 /// </summary>
+/// <summary>A history row as pages list it: everything but the body, and whether one was kept to run again.</summary>
+public sealed record PlaygroundHistoryItem(long Id, DateTimeOffset At, int Status, string InputSummary, string OutputSummary,
+    double RoundTripMilliseconds, double? ComputeMilliseconds, bool CanRerun);
+
 public sealed class PlaygroundHistoryEntry
 {
     public long Id { get; set; }

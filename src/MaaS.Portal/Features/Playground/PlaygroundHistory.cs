@@ -32,11 +32,25 @@ public sealed class PlaygroundHistory(IDbContextFactory<PortalDbContext> dbFacto
         if (oldest.Count > 0) await db.Set<PlaygroundHistoryEntry>().Where(e => oldest.Contains(e.Id)).ExecuteDeleteAsync(ct);
     }
 
-    public async Task<IReadOnlyList<PlaygroundHistoryEntry>> ListAsync(string userId, string targetKey, CancellationToken ct = default)
+    /// <summary>
+    /// The newest requests, without their bodies: a page lists up to 50 of them after every run, and an image's body is
+    /// megabytes. <see cref="RequestOfAsync"/> fetches one when it is run again.
+    /// </summary>
+    public async Task<IReadOnlyList<PlaygroundHistoryItem>> ListAsync(string userId, string targetKey, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         return await db.Set<PlaygroundHistoryEntry>().AsNoTracking().Where(e => e.UserId == userId && e.TargetKey == targetKey)
-            .OrderByDescending(e => e.At).ThenByDescending(e => e.Id).Take(options.Value.HistoryLength).ToListAsync(ct);
+            .OrderByDescending(e => e.At).ThenByDescending(e => e.Id).Take(options.Value.HistoryLength)
+            .Select(e => new PlaygroundHistoryItem(e.Id, e.At, e.Status, e.InputSummary, e.OutputSummary, e.RoundTripMilliseconds, e.ComputeMilliseconds,
+                e.RequestJson != null))
+            .ToListAsync(ct);
+    }
+
+    /// <summary>One of the user's kept request bodies; null when it is not theirs or was not kept.</summary>
+    public async Task<string?> RequestOfAsync(long id, string userId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Set<PlaygroundHistoryEntry>().AsNoTracking().Where(e => e.Id == id && e.UserId == userId).Select(e => e.RequestJson).SingleOrDefaultAsync(ct);
     }
 
     /// <summary>Saves inputs under a name; <paramref name="shared"/> is honoured for the model's owner only.</summary>
