@@ -95,24 +95,17 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         var page = await browser.NewPageAsync();
         await page.RegisterAsync("early@test.local", "Early-Passw0rd!");
         // Hold the upload panel's script back, as a slow connection would, and pick the file meanwhile.
-        var held = new TaskCompletionSource();
-        var requested = new TaskCompletionSource();
-        await page.RouteAsync("**/js/model-upload*.js", async route =>
-        {
-            requested.TrySetResult();
-            await held.Task;
-            await route.ContinueAsync();
-        });
+        var script = await page.HoldAsync("**/js/model-upload*.js");
         await page.GotoAsync("/models");
         await page.WaitForCircuitAsync();
-        await requested.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await script.Arrived;
         await page.Locator("[data-testid=model-file]").SetInputFilesAsync(new FilePayload
         {
             Name = "early-bird.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.Mlp()),
         });
         Assert.Equal(0, await page.Locator("[data-testid=drop-zone][data-ready=true]").CountAsync());
 
-        held.SetResult();
+        script.Release();
         await page.Locator("[data-testid=drop-zone][data-ready=true]").WaitForAsync();
         await page.ClickAsync("[data-testid=upload-start]");
         await page.WaitForURLAsync("**/models/early-bird?version=1");
@@ -126,20 +119,13 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         await page.GotoAsync("/models");
         await page.WaitForCircuitAsync();
         // Hold the upload request, so the upload is in flight for as long as the test needs.
-        var held = new TaskCompletionSource();
-        var sent = new TaskCompletionSource();
-        await page.RouteAsync("**/ui/models/upload**", async route =>
-        {
-            sent.TrySetResult();
-            await held.Task;
-            await route.ContinueAsync();
-        });
+        var upload = await page.HoldAsync("**/ui/models/upload**");
         await page.ChooseModelFileAsync(new FilePayload
         {
             Name = "stayer.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.Mlp()),
         });
         await page.ClickAsync("[data-testid=upload-start]");
-        await sent.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await upload.Arrived;
 
         await page.Locator(".mud-navmenu a[href='/jobs']").ClickAsync();
         var dialog = page.Locator(".mud-dialog");
@@ -148,7 +134,7 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         await dialog.WaitForAsync(new() { State = WaitForSelectorState.Detached });
         Assert.EndsWith("/models", new Uri(page.Url).AbsolutePath);
 
-        held.SetResult();
+        upload.Release();
         await page.WaitForURLAsync("**/models/stayer?version=1");
     }
 
@@ -164,22 +150,15 @@ public sealed class ModelUploadTests(BrowserFixture browser)
         await page.WaitForURLAsync("**/models/scorer?version=1");
         await page.WaitForCircuitAsync();
 
-        var held = new TaskCompletionSource();
-        var sent = new TaskCompletionSource();
-        await page.RouteAsync("**/ui/models/upload**", async route =>
-        {
-            sent.TrySetResult();
-            await held.Task;
-            await route.ContinueAsync();
-        });
+        var upload = await page.HoldAsync("**/ui/models/upload**");
         await page.ClickAsync("[data-testid=new-version]");
         await page.ChooseModelFileAsync(new FilePayload { Name = "scorer-v2.onnx", MimeType = "application/octet-stream", Buffer = TestModels.Bytes(TestModels.Mlp(opset: 15)) });
         await page.ClickAsync("[data-testid=upload-start]");
-        await sent.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await upload.Arrived;
         // Closing the panel would stop the upload: the button that closes it is off until the upload ends.
         await page.WaitForFunctionAsync("() => document.querySelector('[data-testid=new-version]')?.disabled === true", null, new() { Timeout = 10_000 });
 
-        held.SetResult();
+        upload.Release();
         await page.Locator("[data-testid=select-v2]").WaitForAsync();
         await page.WaitForFunctionAsync("() => document.querySelector('[data-testid=new-version]')?.disabled === false", null, new() { Timeout = 10_000 });
         Assert.Equal(0, await page.Locator("[data-testid=drop-zone]").CountAsync());

@@ -68,4 +68,31 @@ internal static class PageExtensions
     /// <summary>Saves a screenshot beside the test results, for people reading a failed run.</summary>
     public static Task ScreenshotAsync(this IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(AppContext.BaseDirectory, "screenshots", $"{name}.png"), FullPage = true });
+
+    /// <summary>
+    /// Holds requests to <paramref name="url"/> (a glob) until <see cref="HeldRequests.Release"/>, as a slow connection
+    /// would: <see cref="HeldRequests.Arrived"/> completes when the first one comes.
+    /// </summary>
+    public static async Task<HeldRequests> HoldAsync(this IPage page, string url)
+    {
+        var held = new HeldRequests();
+        await page.RouteAsync(url, async route =>
+        {
+            held.Signal();
+            await held.Released;
+            await route.ContinueAsync();
+        });
+        return held;
+    }
+}
+
+internal sealed class HeldRequests
+{
+    private readonly TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Arrived => _arrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
+    internal Task Released => _released.Task;
+    internal void Signal() => _arrived.TrySetResult();
+    public void Release() => _released.TrySetResult();
 }
