@@ -1,6 +1,3 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
-
 namespace MaaS.Portal.Features.Inference;
 
 /// <summary>
@@ -10,14 +7,12 @@ namespace MaaS.Portal.Features.Inference;
 /// </summary>
 public sealed class V2ErrorWriter : IProblemDetailsWriter
 {
-    private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     public bool CanWrite(ProblemDetailsContext context) => context.HttpContext.Request.Path.StartsWithSegments("/v2");
 
     public ValueTask WriteAsync(ProblemDetailsContext context)
     {
-        var problem = context.ProblemDetails;
-        var message = problem.Detail ?? problem.Title ?? $"The request failed with status {context.HttpContext.Response.StatusCode}.";
-        return new ValueTask(context.HttpContext.Response.WriteAsJsonAsync(new { error = message }, Json, "application/json; charset=utf-8"));
+        var http = context.HttpContext;
+        var message = context.ProblemDetails.Detail ?? context.ProblemDetails.Title ?? $"The request failed with status {http.Response.StatusCode}.";
+        return new ValueTask(InferenceApi.Error(http.Response.StatusCode, message).ExecuteAsync(http));
     }
 }
