@@ -66,6 +66,7 @@ public sealed class ModelProbeClient
     private async Task<ProbeReport> RunProbeAsync(string fullModelPath, ProbeLimits limits, CancellationToken ct)
     {
         using var process = new Process { StartInfo = StartInfo(fullModelPath, limits) };
+        var started = Stopwatch.StartNew();
         process.Start();
         process.StandardInput.Close();
         var stdout = ReadBoundedAsync(process.StandardOutput, MaxStdoutChars, keepTail: false);
@@ -81,7 +82,9 @@ public sealed class ModelProbeClient
             }
             catch (OperationCanceledException)
             {
-                timedOut = Kill(process);
+                // Past the limit is past the limit, even when the process ended just before the late timer could kill it
+                // (a loaded machine runs timers late).
+                timedOut = Kill(process) || (!ct.IsCancellationRequested && started.Elapsed >= limits.Timeout);
                 await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
             }
         }
